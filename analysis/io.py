@@ -1,0 +1,63 @@
+"""Atomic writers (temp file + rename), so an interrupted analysis step never leaves a half-written output."""
+
+from __future__ import annotations
+
+import html
+import os
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+
+HTML_STYLE = (
+    "body{font-family:sans-serif;margin:1.5em;max-width:80em} table{border-collapse:collapse;font-size:0.9em}"
+    "th,td{border:1px solid #bbb;padding:3px 6px;text-align:left} th{background:#eee} caption{text-align:left;"
+    "font-weight:bold;margin-bottom:0.5em}"
+)
+
+
+def write_text(path: str | Path, text: str) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def markdown_table(frame: pd.DataFrame) -> str:
+    """A GitHub-flavoured Markdown table (no extra dependency)."""
+    cells = frame.astype(object).where(frame.notna(), "")
+    header = "| " + " | ".join(map(str, frame.columns)) + " |"
+    rule = "|" + "|".join("---" for _ in frame.columns) + "|"
+    body = ["| " + " | ".join(str(v).replace("|", "\\|") for v in row) + " |" for row in cells.itertuples(index=False)]
+    return "\n".join([header, rule, *body]) + "\n"
+
+
+def html_page(title: str, body_html: str) -> str:
+    return (
+        f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+        f"<style>{HTML_STYLE}</style></head><body>{body_html}</body></html>\n"
+    )
+
+
+def write_table(frame: pd.DataFrame, path: str | Path, title: str = "", note: str = "") -> None:
+    """Write a table as .csv, .md or .html, chosen by the file's suffix."""
+    suffix = Path(path).suffix
+    if suffix == ".csv":
+        write_text(path, frame.to_csv(index=False))
+    elif suffix == ".md":
+        head = f"## {title}\n\n" if title else ""
+        tail = f"\n{note}\n" if note else ""
+        write_text(path, head + markdown_table(frame) + tail)
+    elif suffix == ".html":
+        table = frame.to_html(index=False, na_rep="", border=0, escape=True)
+        body = (f"<h2>{html.escape(title)}</h2>" if title else "") + table
+        body += f"<p>{html.escape(note)}</p>" if note else ""
+        write_text(path, html_page(title or "table", body))
+    else:
+        raise ValueError(f"cannot write a table to {path}: suffix {suffix!r} is not one of .csv, .md, .html")

@@ -1,0 +1,78 @@
+"""Names shown to readers: environments, simulators, metrics, methods. SMAX is never called SMAC."""
+
+from __future__ import annotations
+
+# What each env family key is, as printed in figures and tables.
+ENV_LABELS = {
+    "smax": "SMAX (JaxMARL)",
+    "starcraft": "SMAC (StarCraft II)",
+    "pettingzoo": "MPE (PettingZoo/mpe2)",
+    "mamujoco": "MAMuJoCo (gymnasium-robotics v5)",
+    "football": "Google Research Football",
+}
+
+# Simulators the suite runs, used to decide whether a reported number was measured on the same one.
+SIMULATORS = {
+    "smax": "SMAX (JaxMARL 0.2)",
+    "starcraft": "SMAC (StarCraft II)",
+    "pettingzoo": "MPE (mpe2)",
+    "mamujoco": "MAMuJoCo v5 (gymnasium-robotics)",
+    "football": "Google Research Football",
+}
+
+# A SMAX map is compared against the paper's SMAC number of the same map name, labelled as a stand-in.
+STAND_IN_FOR = {"smax": "starcraft"}
+
+# The metric each env family is plotted and tabulated with.
+PRIMARY_METRIC = {
+    "smax": "eval/win_rate",
+    "starcraft": "eval/win_rate",
+    "pettingzoo": "eval/return",
+    "mamujoco": "eval/return",
+    "football": "eval/score",
+}
+
+METRIC_LABELS = {
+    "eval/win_rate": "eval win rate (%)",
+    "eval/return": "eval episode return",
+    "eval/score": "eval score",
+}
+
+# Metrics bounded in [0, 1]: shown in percent and aggregated across maps without normalisation.
+BOUNDED_METRICS = {"eval/win_rate"}
+
+EVAL_MODE_LABELS = {
+    "paper": "paper protocol (10 episodes every 500 env steps, actions sampled at T=1)",
+    "standard": "standard protocol (32 greedy episodes per evaluation)",
+}
+
+BAND_LABELS = {"sd": "mean \u00b1 1 s.d. across seeds", "minmax": "mean, band = min..max across seeds"}
+
+
+def env_label(env: str) -> str:
+    return ENV_LABELS.get(env, env)
+
+
+def map_label(env: str, map_name: str) -> str:
+    """E.g. '3m (SMAX stand-in)'; SMAX maps always carry the stand-in label."""
+    if env == "smax":
+        return f"{map_name} (SMAX stand-in)"
+    return f"{map_name} ({env_label(env)})"
+
+
+def method_name(name: str) -> str:
+    """Canonical method name: registered algo keys and baseline names compare upper-cased (marie -> MARIE)."""
+    return name.strip().upper()
+
+
+def primary_metric(env: str) -> str:
+    return PRIMARY_METRIC.get(env, "eval/return")
+
+
+def format_steps(steps: float) -> str:
+    steps = int(steps)
+    if steps >= 1_000_000 and steps % 100_000 == 0:
+        return f"{steps / 1_000_000:g}M"
+    if steps >= 1000 and steps % 100 == 0:
+        return f"{steps / 1000:g}K"
+    return str(steps)

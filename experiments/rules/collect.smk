@@ -1,0 +1,36 @@
+# Merge the suite's run directories into one tidy table; refuses malformed, incomplete or mixed-mode runs.
+
+
+rule collect:
+    input:
+        markers=completion_markers(),
+        suite=str(SUITE.path),
+    output:
+        metrics=f"{OUT}/metrics.csv",
+        provenance=f"{OUT}/tables/provenance.csv",
+        provenance_md=f"{OUT}/tables/provenance.md",
+        provenance_html=report(
+            f"{OUT}/html/provenance.html",
+            caption="../report/provenance.rst",
+            category="Provenance",
+            labels={"table": "provenance of every run"},
+        ),
+    log:
+        f"{RESULTS}/logs/{SUITE.name}/collect.log",
+    params:
+        runs=f"{RESULTS}/runs/{SUITE.name}",
+    shell:
+        "{ANALYSIS} collect --suite {input.suite} --runs {params.runs} --out {output.metrics} "
+        "--provenance {output.provenance} --provenance {output.provenance_md} "
+        "--provenance {output.provenance_html} > {log} 2>&1"
+
+
+rule marl_eval:
+    input:
+        metrics=f"{OUT}/metrics.csv",
+    output:
+        f"{OUT}/marl_eval.json",
+    log:
+        f"{RESULTS}/logs/{SUITE.name}/marl_eval.log",
+    shell:
+        "{ANALYSIS} marl-eval --metrics {input.metrics} --out {output} > {log} 2>&1"

@@ -1,0 +1,102 @@
+# Config loading, validation and the expansion of the selected suite into runs; shared helpers.
+import json
+import os
+import shlex
+import sys
+from pathlib import Path
+
+from snakemake.exceptions import WorkflowError
+
+from analysis.suite import ConfigError, load_config, load_suite, train_args
+
+try:
+    config.update(load_config(config))
+    SUITE = load_suite(config["suite"])
+except ConfigError as error:
+    raise WorkflowError(f"invalid configuration: {error}") from None
+
+RESULTS = "results"
+OUT = f"{RESULTS}/{SUITE.name}"
+RUNS = SUITE.runs
+ENVS = SUITE.envs
+BASELINES = sorted(str(p) for p in Path("results/baselines").glob("*.csv"))
+ANALYSIS = f"{sys.executable} -m analysis"
+
+
+wildcard_constraints:
+    env="[a-z]+",
+    map="[A-Za-z0-9_\-]+",
+    algo="[a-z][a-z0-9_]*",
+    seed="[0-9]+",
+
+
+def run_of(wildcards):
+    """The RunSpec behind a train job's wildcards."""
+    return SUITE.run(wildcards.env, wildcards.map, wildcards.algo, int(wildcards.seed))
+
+
+def completion_markers():
+    return [f"{run.run_dir(RESULTS)}/COMPLETED" for run in RUNS]
+
+
+def local_cpus():
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+def scheduling_threads(wildcards):
+    """Cores Snakemake reserves for one training job.
+
+    A job really uses `threads` CPU threads (passed to `marie train --threads`). When running locally with
+    more --cores than the machine has CPUs (e.g. --cores 8 on a 2-core laptop), each job reserves
+    proportionally more of Snakemake's cores, so at most CPUs / threads jobs run at once and the machine is
+    never oversubscribed. On a cluster every job has its own CPUs, so the job reserves exactly `threads`.
+    """
+    threads = run_of(wildcards).threads
+    if not workflow.local_exec:
+        return threads
+    try:
+        cores = int(workflow.cores)
+    except (WorkflowError, TypeError, ValueError):
+        return threads
+    oversubscription = max(1, -(-cores // local_cpus()))
+    return min(cores, threads * oversubscription)
+
+
+def train_command(wildcards):
+    run = run_of(wildcards)
+    args = train_args(run, run.run_dir(RESULTS))
+    return shlex.join(shlex.split(config["marie_command"]) + args)
+
+
+def analysis_options():
+    """Command-line options of the analysis steps that come from config["analysis"]."""
+    opts = config["analysis"]
+    return shlex.join(
+        [
+            "--band",
+            opts["band"],
+            "--bootstrap-samples",
+            str(opts["bootstrap_samples"]),
+            "--bootstrap-seed",
+            str(opts["bootstrap_seed"]),
+            "--curve-points",
+            str(opts["curve_points"]),
+            "--normalisation",
+            json.dumps(opts["normalisation"], sort_keys=True),
+        ]
+    )
+
+
+def baseline_args():
+    return shlex.join([arg for path in BASELINES for arg in ("--baseline", path)])
+
+
+CURVE_FIGURES = expand(f"{OUT}/figures/learning_curves_{{env}}.{{ext}}", env=ENVS, ext=["png", "pdf"])
+AGGREGATE_FIGURES = expand(
+    f"{OUT}/figures/{{name}}.{{ext}}", name=["aggregates", "probability_of_improvement"], ext=["png", "pdf"]
+)
+FIGURES = CURVE_FIGURES + AGGREGATE_FIGURES
+TABLES = expand(f"{OUT}/tables/{{name}}.{{ext}}", name=["final_performance", "aggregates", "provenance"], ext=["csv", "md"])

@@ -1,0 +1,24 @@
+# One `marie train` job per (suite, env, map, algo, seed). The job's output is the run directory's COMPLETED
+# marker, which `marie train` writes last; everything else in the run directory (checkpoints, metrics.csv)
+# survives a killed or failed job, and the retry resumes from the checkpoint.
+
+
+rule train:
+    output:
+        f"{RESULTS}/runs/{SUITE.name}/{{env}}/{{map}}/{{algo}}/seed{{seed}}/COMPLETED",
+    log:
+        f"{RESULTS}/logs/{SUITE.name}/{{env}}/{{map}}/{{algo}}/seed{{seed}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/{SUITE.name}/{{env}}/{{map}}/{{algo}}/seed{{seed}}.tsv"
+    params:
+        command=train_command,
+        threads=lambda wildcards: run_of(wildcards).threads,
+    threads: scheduling_threads
+    resources:
+        gpu=lambda wildcards: run_of(wildcards).gpu,
+        mem_mb=lambda wildcards: run_of(wildcards).mem_mb,
+        runtime=lambda wildcards: run_of(wildcards).runtime,
+    retries: config["max_retries"]
+    shell:
+        "OMP_NUM_THREADS={params.threads} MKL_NUM_THREADS={params.threads} "
+        "{params.command} >> {log} 2>&1"

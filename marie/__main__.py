@@ -1,0 +1,3 @@
+from marie.cli import main
+
+raise SystemExit(main())

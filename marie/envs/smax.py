@@ -1,0 +1,236 @@
+"""SMAX (JaxMARL 0.2.0's SMAC re-implementation in JAX): ``num_envs`` copies vmapped and jitted on the CPU.
+
+SMAX is a stand-in for SMAC: unit stats and terrain differ from StarCraft II; its numbers are never SMAC's.
+
+Setup as in the original (spec §8.2): ``HeuristicEnemySMAX`` (heuristic enemy, ``attack_mode="closest"``,
+enemies shoot), ``use_self_play_reward=False, walls_cause_death=True, see_enemy_actions=False,
+action_type="discrete", observation_type="unit_list"``; ``max_steps`` (``episode_limit``) defaults to SMAX's 100.
+
+Maps: JaxMARL's built-in ones plus SMAC maps whose units SMAX has, built from SMAC's unit lists (2m_vs_1z,
+3s_vs_3z, 3s_vs_4z). ``corridor_noterrain`` has SMAC corridor's units (6 zealots vs 24 zerglings) on SMAX's open
+map: the corridor terrain, the point of that map, does not exist here. Maps needing other units are refused by
+``marie.envs.validate_env``.
+
+Per step (one jitted, vmapped call, then one host transfer of one packed buffer):
+- ``env.step_env`` (no auto-reset), so the final observation is the real one; each copy has its own key chain
+  ``PRNGKey(seed)`` -> split per reset/step, so the same seeds give identical trajectories.
+- ``reward``: the team reward per agent as JaxMARL returns it (enemy health removed / n_enemies, +1 on a win).
+- ``agent_done``: the agent is dead (SMAX per-agent dones); all True at the episode end.
+- ``won`` at the end: all enemies dead and at least one ally alive, read from the env state's ``unit_alive``
+  (the same condition JaxMARL uses for its +1 win bonus).
+- ``truncated``: the episode ended at ``max_steps`` with both teams still alive; every other end is
+  ``terminated`` (a side wiped out at the last step counts as a decision).
+- ``avail``: ``get_avail_actions`` (stop is always available, also for the dead); ``state``: ``world_state``.
+- Copies whose episode is over keep their last values and report ``active=False``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import sys
+from typing import Sequence
+
+# The original forced JAX to the CPU at import; we only pick the CPU when the user did not choose a platform.
+os.environ.setdefault("JAX_PLATFORMS", "cpu")
+
+import numpy as np  # noqa: E402
+
+from marie.envs import SMAX_BUILTIN_MAPS, SMAX_CUSTOM_UNITS  # noqa: E402
+from marie.envs.base import EnvSpec, EnvUnavailableError, Reset, Step  # noqa: E402
+
+
+
+@contextlib.contextmanager
+def _quiet_jaxmarl_import():
+    """jaxmarl 0.2.0 prints to stdout on import and resets sys.stdout/sys.stderr to the process's originals
+    (which breaks any redirection, e.g. pytest's): silence fd 1 meanwhile and put the streams back after."""
+    saved = sys.stdout, sys.stderr
+    sys.stdout.flush()
+    saved_fd, devnull = os.dup(1), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            yield
+    finally:
+        sys.__stdout__.flush()
+        os.dup2(saved_fd, 1)
+        os.close(saved_fd)
+        os.close(devnull)
+        sys.stdout, sys.stderr = saved
+
+
+try:
+    import jax  # noqa: E402
+    import jax.numpy as jnp  # noqa: E402
+
+    with _quiet_jaxmarl_import():
+        import jaxmarl  # noqa: E402
+        from jaxmarl.environments.smax import map_name_to_scenario  # noqa: E402
+        from jaxmarl.environments.smax.smax_env import Scenario  # noqa: E402
+except ImportError as _exc:  # pragma: no cover - depends on the install
+    raise EnvUnavailableError(
+        f"SMAX needs JaxMARL, which is not importable here ({_exc}): pip install 'jaxmarl==0.2.0'"
+    ) from None
+
+MAX_STEPS = 100
+
+
+def scenario_for(map_name: str) -> "Scenario":
+    if map_name in SMAX_BUILTIN_MAPS:
+        return map_name_to_scenario(map_name)
+    allies, enemies = SMAX_CUSTOM_UNITS[map_name]
+    unit_types = jnp.array(allies + enemies, dtype=jnp.uint8)
+    return Scenario(unit_types, len(allies), len(enemies), False, False)
+
+
+def make_smax(map_name: str, episode_limit: int = MAX_STEPS):
+    """The JaxMARL env exactly as the original built it (plus our max_steps)."""
+    return jaxmarl.make(
+        "HeuristicEnemySMAX",
+        scenario=scenario_for(map_name),
+        use_self_play_reward=False,
+        walls_cause_death=True,
+        see_enemy_actions=False,
+        action_type="discrete",
+        observation_type="unit_list",
+        max_steps=episode_limit,
+    )
+
+
+def seed_key(seed: int) -> np.ndarray:
+    """``jax.random.PRNGKey(seed)`` for 0 <= seed < 2**32, extended to 64-bit seeds (JAX would truncate them)."""
+    seed = int(seed) % 2**64
+    return np.array([seed >> 32, seed & 0xFFFFFFFF], dtype=np.uint32)
+
+
+class SMAXVecEnv:
+    """``num_envs`` copies of one SMAX map behind the ``VecEnv`` interface."""
+
+    def __init__(self, map_name: str, num_envs: int = 1, episode_limit: int = MAX_STEPS) -> None:
+        self.num_envs = num_envs
+        self.env = make_smax(map_name, episode_limit)
+        env = self.env
+        self._agents = list(env.agents)
+        n, n_enemies = env.num_allies, env.num_enemies
+        self.spec = EnvSpec(
+            env="smax",
+            map_name=map_name,
+            n_agents=n,
+            obs_dim=int(env.obs_size),
+            state_dim=int(env.state_size),
+            n_actions=int(env.num_ally_actions),
+            discrete=True,
+            episode_limit=episode_limit,
+            has_win=True,
+            has_avail=True,
+        )
+        self._sizes = self._field_sizes(n, self.spec.obs_dim, self.spec.state_dim, self.spec.n_actions)
+        self._n_allies, self._n_enemies = n, n_enemies
+        self._reset_fn = jax.jit(jax.vmap(self._reset_one))
+        self._step_fn = jax.jit(jax.vmap(self._step_one))
+        self._carry = None  # (keys, env states, active, last obs, last state, last avail) on the device
+
+    # ---------------------------------------------------------------- pure functions of one copy (vmapped)
+    def _observe(self, obs: dict, env_state) -> tuple:
+        obs_arr = jnp.stack([obs[a] for a in self._agents]).astype(jnp.float32)
+        avail = self.env.get_avail_actions(env_state)
+        avail_arr = jnp.stack([avail[a] for a in self._agents]).astype(bool)
+        return obs_arr, obs["world_state"].astype(jnp.float32), avail_arr
+
+    def _reset_one(self, key):
+        key, reset_key = jax.random.split(key)
+        obs, env_state = self.env.reset(reset_key)
+        # drop weak types so the step function sees the same input types as its own carry (one compile, not two)
+        env_state = jax.tree.map(lambda x: x.astype(x.dtype), env_state)
+        return (key, env_state, *self._observe(obs, env_state))
+
+    def _step_one(self, key, env_state, active, last_obs, last_state, last_avail, action):
+        key, step_key = jax.random.split(key)
+        actions = {a: action[i] for i, a in enumerate(self._agents)}
+        obs, new_state, rewards, dones, _ = self.env.step_env(step_key, env_state, actions)
+        obs_arr, state_arr, avail_arr = self._observe(obs, new_state)
+        alive = new_state.state.unit_alive
+        allies_alive = jnp.any(alive[: self._n_allies])
+        enemies_alive = jnp.any(alive[self._n_allies :])
+        over = dones["__all__"]
+        truncated = over & allies_alive & enemies_alive
+        won = (~enemies_alive & allies_alive).astype(jnp.float32)
+        reward = jnp.stack([rewards[a] for a in self._agents]).astype(jnp.float32)
+        agent_done = jnp.stack([dones[a] for a in self._agents]) | over
+
+        def keep(new, old):  # an inactive copy stays exactly as it was
+            return jnp.where(active, new, old)
+
+        out = dict(
+            obs=keep(obs_arr, last_obs),
+            state=keep(state_arr, last_state),
+            avail=keep(avail_arr, last_avail),
+            reward=jnp.where(active, reward, 0.0),
+            agent_done=keep(agent_done, jnp.ones_like(agent_done)),
+            terminated=active & over & ~truncated,
+            truncated=active & truncated,
+            won=jnp.where(active & over, won, jnp.nan),
+            active=active,
+        )
+        carry = (
+            key,
+            jax.tree.map(keep, new_state, env_state),
+            active & ~over,
+            out["obs"],
+            out["state"],
+            out["avail"],
+        )
+        return carry, self._pack(out)
+
+    # ---------------------------------------------------------------- one packed host transfer per step
+    @staticmethod
+    def _field_sizes(n: int, d: int, s: int, a: int) -> dict[str, tuple[int, ...]]:
+        return {
+            "obs": (n, d), "state": (s,), "avail": (n, a), "reward": (n,), "agent_done": (n,),
+            "terminated": (), "truncated": (), "won": (), "active": (),
+        }  # fmt: skip
+
+    def _pack(self, out: dict) -> jnp.ndarray:
+        return jnp.concatenate([out[k].astype(jnp.float32).ravel() for k in self._sizes])
+
+    def _unpack(self, packed: np.ndarray) -> Step:
+        fields, pos, b = {}, 0, packed.shape[0]
+        for name, shape in self._sizes.items():
+            size = int(np.prod(shape))
+            fields[name] = packed[:, pos : pos + size].reshape((b, *shape))
+            pos += size
+        for name in ("avail", "agent_done", "terminated", "truncated", "active"):
+            fields[name] = fields[name] > 0.5
+        fields["score"] = np.zeros(b, dtype=np.float32)
+        return Step(**fields)
+
+    # ---------------------------------------------------------------- VecEnv
+    def reset(self, seeds: Sequence[int]) -> Reset:
+        if len(seeds) != self.num_envs:
+            raise ValueError(f"got {len(seeds)} seeds for num_envs={self.num_envs}")
+        keys = jnp.asarray(np.stack([seed_key(s) for s in seeds]))
+        keys, env_states, obs, state, avail = self._reset_fn(keys)
+        active = jnp.ones(self.num_envs, dtype=bool)
+        self._carry = (keys, env_states, active, obs, state, avail)
+        obs, state, avail = jax.device_get((obs, state, avail))
+        return Reset(obs=np.asarray(obs), state=np.asarray(state), avail=np.asarray(avail))
+
+    def step(self, actions: np.ndarray) -> Step:
+        if self._carry is None:
+            raise RuntimeError("step() called before reset()")
+        actions = np.asarray(actions)
+        if actions.shape != (self.num_envs, self.spec.n_agents):
+            raise ValueError(f"SMAX actions must have shape {(self.num_envs, self.spec.n_agents)}, got {actions.shape}")
+        self._carry, packed = self._step_fn(*self._carry, jnp.asarray(actions, dtype=jnp.int32))
+        return self._unpack(np.asarray(packed))
+
+    def versions(self) -> dict[str, str]:
+        from importlib.metadata import version
+
+        return {"jaxmarl": version("jaxmarl"), "jax": jax.__version__, "jax_backend": jax.default_backend()}
+
+    def close(self) -> None:
+        self._carry = None
+

@@ -1,0 +1,226 @@
+"""MARIE's world model: decentralised causal transformer per agent + Perceiver aggregation across agents (spec §3).
+
+Token layout per agent and step ("block"): ``[K obs tokens | n_act action token(s) | 1 aggregated token]``.
+Each agent's sequence is one batch row (rows ordered sample-major, agent-minor); the transformer shares weights
+across agents and sees other agents only through the aggregated token, which the Perceiver computes per step from
+all agents' (obs, action) embeddings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from marie.models.binning import action_bin_edges, actions_to_bins
+from marie.models.configs import WorldModelConfig
+from marie.models.hl_gauss import HLGauss, symexp, symlog
+from marie.models.kv_cache import KVCache
+from marie.models.outputs import LossOutput
+from marie.models.perceiver import Perceiver
+from marie.models.transformer import Transformer
+from marie.models.wm_losses import avail_labels, episode_attention_mask, segmented_obs_loss
+
+
+@dataclass
+class WorldModelBatch:
+    """A batch of B sequences of T steps of N agents (T <= max_blocks).
+
+    obs_tokens (B,T,N,K) long from the frozen tokenizer; actions (B,T,N) long (discrete) or (B,T,N,A) float (raw
+    continuous sample); rewards (B,T,N) r_t after a_t; dones (B,T,N) per-agent done_t; avail (B,T,N,A) bool, the
+    mask valid at o_t (required when the model predicts avail actions).
+    """
+
+    obs_tokens: torch.Tensor
+    actions: torch.Tensor
+    rewards: torch.Tensor
+    dones: torch.Tensor
+    avail: torch.Tensor | None = None
+
+
+def _head(dim: int, hidden: int, out: int, hidden_layers: int) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    width = dim
+    for _ in range(hidden_layers):
+        layers += [nn.Linear(width, hidden), nn.ReLU()]
+        width = hidden
+    layers.append(nn.Linear(width, out))
+    return nn.Sequential(*layers)
+
+
+def init_weights(module: nn.Module) -> None:
+    """Linear/Embedding N(0, 0.02), zero biases, LayerNorm (1, 0); other parameters (Perceiver latents) untouched."""
+    if isinstance(module, (nn.Linear, nn.Embedding)):
+        nn.init.normal_(module.weight, mean=0.0, std=0.02)
+        if isinstance(module, nn.Linear) and module.bias is not None:
+            nn.init.zeros_(module.bias)
+    elif isinstance(module, nn.LayerNorm):
+        nn.init.ones_(module.weight)
+        nn.init.zeros_(module.bias)
+
+
+class WorldModel(nn.Module):
+    def __init__(
+        self,
+        cfg: WorldModelConfig,
+        *,
+        num_agents: int,
+        obs_vocab_size: int,
+        tokens_per_obs: int,
+        num_actions: int,
+        continuous_actions: bool = False,
+        action_low: float = -1.0,
+        action_high: float = 1.0,
+    ) -> None:
+        """``num_actions``: discrete action count, or the action dimension A_dim for continuous actions."""
+        super().__init__()
+        if cfg.predict_avail and continuous_actions:
+            raise ValueError("predict_avail=True needs discrete actions (set predict_avail=False for continuous envs)")
+        if min(num_agents, obs_vocab_size, tokens_per_obs, num_actions) < 1:
+            raise ValueError(
+                f"world-model sizes must be positive: num_agents={num_agents}, obs_vocab_size={obs_vocab_size}, "
+                f"tokens_per_obs={tokens_per_obs}, num_actions={num_actions}"
+            )
+        self.cfg = cfg
+        self.num_agents, self.num_actions, self.continuous_actions = num_agents, num_actions, continuous_actions
+        self.tokens_per_obs = tokens_per_obs
+        self.action_tokens_per_step = num_actions if continuous_actions else 1
+        self.tokens_per_block = tokens_per_obs + self.action_tokens_per_step + 1
+        self.max_tokens = cfg.max_blocks * self.tokens_per_block
+        self.predict_avail = cfg.predict_avail
+        dim = cfg.embed_dim
+
+        self.obs_embedding = nn.Embedding(obs_vocab_size, dim)
+        self.action_embedding = nn.Embedding(cfg.action_bins if continuous_actions else num_actions, dim)
+        self.pos_embedding = nn.Embedding(self.max_tokens, dim)
+        if continuous_actions:
+            self.register_buffer("action_edges", action_bin_edges(action_low, action_high, cfg.action_bins), False)
+        self.perceiver = Perceiver(
+            num_latents=num_agents,
+            dim=dim,
+            depth=cfg.perceiver_depth,
+            heads=cfg.perceiver_heads,
+            dim_head=cfg.perceiver_dim_head,
+            ff_mult=cfg.perceiver_ff_mult,
+            dropout=cfg.perceiver_dropout,
+            max_agents=cfg.max_agents,
+        )
+        self.transformer = Transformer(cfg.num_layers, dim, cfg.num_heads, cfg.dropout)
+
+        self.obs_head = _head(dim, cfg.head_hidden, obs_vocab_size, 1)
+        self.reward_head = _head(dim, cfg.head_hidden, cfg.reward_bins if cfg.ce_for_r else 1, 2)
+        self.continuation_head = _head(dim, cfg.head_hidden, 1, 2)
+        if self.predict_avail:
+            self.avail_head = _head(dim, cfg.head_hidden, 2 * num_actions if cfg.ce_for_av else num_actions, 2)
+        self.hl_gauss = (
+            HLGauss(cfg.reward_min, cfg.reward_max, cfg.reward_bins, cfg.reward_sigma_ratio) if cfg.ce_for_r else None
+        )
+        self.apply(init_weights)
+
+    # ---- embeddings ---------------------------------------------------------------------------------------------
+    def action_tokens(self, actions: torch.Tensor) -> torch.Tensor:
+        """Discrete (...) long -> (..., 1); continuous raw actions (..., A_dim) -> bins (..., A_dim)."""
+        if self.continuous_actions:
+            if actions.shape[-1] != self.num_actions:
+                raise ValueError(f"continuous actions have {actions.shape[-1]} dims, expected {self.num_actions}")
+            return actions_to_bins(actions, self.action_edges)
+        if actions.dtype.is_floating_point:
+            raise ValueError(f"discrete actions must be integer indices, got dtype {actions.dtype}")
+        return actions.long().unsqueeze(-1)
+
+    def aggregate(self, obs_emb: torch.Tensor, act_emb: torch.Tensor) -> torch.Tensor:
+        """Perceiver over all agents of each group: (G,N,K,W), (G,N,n_act,W) -> aggregated tokens (G,N,W)."""
+        return self.perceiver(torch.cat([obs_emb, act_emb], dim=2))
+
+    def embed_blocks(self, obs_tokens: torch.Tensor, action_tokens: torch.Tensor) -> torch.Tensor:
+        """(B,T,N,K), (B,T,N,n_act) -> per-agent token sequences (B*N, T*tpb, W), without position embedding."""
+        batch, steps, agents, k = obs_tokens.shape
+        obs_emb = self.obs_embedding(obs_tokens)
+        act_emb = self.action_embedding(action_tokens)
+        agg = self.aggregate(obs_emb.flatten(0, 1), act_emb.flatten(0, 1)).view(batch, steps, agents, 1, -1)
+        blocks = torch.cat([obs_emb, act_emb, agg], dim=3)  # (B,T,N,tpb,W)
+        return blocks.transpose(1, 2).reshape(batch * agents, steps * self.tokens_per_block, -1)
+
+    def forward_embeddings(
+        self, x: torch.Tensor, kv_cache: KVCache | None = None, group_mask: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Add position embeddings (continuing after the cached tokens) and run the transformer: (R,L,W) -> (R,L,W)."""
+        start = kv_cache.size if kv_cache is not None else 0
+        if start + x.shape[1] > self.max_tokens:
+            raise ValueError(f"sequence of {start + x.shape[1]} tokens exceeds max_tokens {self.max_tokens}")
+        positions = torch.arange(start, start + x.shape[1], device=x.device)
+        return self.transformer(x + self.pos_embedding(positions), kv_cache=kv_cache, group_mask=group_mask)
+
+    def new_kv_cache(self, rows: int) -> KVCache:
+        return self.transformer.new_kv_cache(rows, self.max_tokens)
+
+    # ---- heads on the aggregated token's output ------------------------------------------------------------------
+    def predict_reward(self, h: torch.Tensor) -> torch.Tensor:
+        out = self.reward_head(h)
+        if self.hl_gauss is None:
+            return out.squeeze(-1)
+        return symexp(self.hl_gauss.expectation(out))
+
+    def continuation_prob(self, h: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(self.continuation_head(h).squeeze(-1))
+
+    def avail_prob(self, h: torch.Tensor) -> torch.Tensor:
+        """Probability that each action is available at the next step: (..., W) -> (..., A)."""
+        logits = self.avail_head(h)
+        if self.cfg.ce_for_av:
+            pair = logits.view(*logits.shape[:-1], self.num_actions, 2)
+            return torch.softmax(pair, dim=-1)[..., 1]
+        return torch.sigmoid(logits)
+
+    # ---- training loss -------------------------------------------------------------------------------------------
+    def compute_loss(self, batch: WorldModelBatch) -> LossOutput:
+        obs_tokens = batch.obs_tokens
+        bsz, steps, agents, k = obs_tokens.shape
+        if agents != self.num_agents or k != self.tokens_per_obs:
+            raise ValueError(
+                f"obs_tokens shape {tuple(obs_tokens.shape)} does not match N={self.num_agents}, K={self.tokens_per_obs}"
+            )
+        if steps > self.cfg.max_blocks:
+            raise ValueError(f"sequence length {steps} exceeds max_blocks {self.cfg.max_blocks}")
+        rows, tpb = bsz * agents, self.tokens_per_block
+        dones = batch.dones.bool()
+
+        x = self.embed_blocks(obs_tokens, self.action_tokens(batch.actions))
+        h = self.forward_embeddings(x, group_mask=episode_attention_mask(dones, tpb)).view(rows, steps, tpb, -1)
+
+        def per_row(t: torch.Tensor) -> torch.Tensor:  # (B,T,N,...) -> (B*N, T, ...)
+            return t.transpose(1, 2).reshape(rows, steps, *t.shape[3:])
+
+        agent_dones = per_row(dones)
+        obs_positions = torch.cat([h[:, :, : k - 1], h[:, :, -1:]], dim=2)  # obs 0..K-2 and the aggregated token
+        loss_obs = segmented_obs_loss(self.obs_head(obs_positions), per_row(obs_tokens), agent_dones)
+
+        agg = h[:, :, -1]  # (R, T, W)
+        rewards = per_row(batch.rewards.to(agg.dtype))
+        reward_out = self.reward_head(agg)
+        if self.hl_gauss is None:
+            loss_reward = F.smooth_l1_loss(reward_out.squeeze(-1), rewards)
+        else:
+            loss_reward = self.hl_gauss.loss(reward_out, symlog(rewards))
+        continuation = (~agent_dones).to(agg.dtype)
+        loss_cont = F.binary_cross_entropy_with_logits(self.continuation_head(agg).squeeze(-1), continuation)
+
+        total = loss_obs + loss_reward + loss_cont
+        parts = {"obs": loss_obs.detach(), "reward": loss_reward.detach(), "continuation": loss_cont.detach()}
+        if self.predict_avail:
+            if batch.avail is None:
+                raise ValueError("this world model predicts avail actions: the batch needs an avail mask")
+            labels = avail_labels(per_row(batch.avail), agent_dones)  # (R, T-1, A)
+            logits = self.avail_head(agg[:, :-1])
+            if self.cfg.ce_for_av:
+                pair = logits.reshape(-1, 2)
+                loss_av = F.cross_entropy(pair, labels.reshape(-1).long())
+            else:
+                per_action = F.binary_cross_entropy_with_logits(logits, labels.to(logits.dtype), reduction="none")
+                loss_av = per_action.sum(-1).mean()
+            total = total + loss_av
+            parts["avail"] = loss_av.detach()
+        parts["total"] = total.detach()
+        return LossOutput(total, parts)

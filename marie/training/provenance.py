@@ -1,0 +1,62 @@
+"""What produced a run: code version, packages, hardware, container image, simulator builds."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import platform
+import socket
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+PACKAGES = (
+    "marie-repro", "torch", "numpy", "jax", "jaxlib", "jaxmarl", "pettingzoo", "mpe2", "mujoco",
+    "gymnasium", "gymnasium-robotics", "gfootball", "smac", "pysc2",
+)  # fmt: skip
+
+
+def _git(*args: str) -> str | None:
+    root = Path(__file__).resolve().parents[2]
+    try:
+        out = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return out.stdout.strip() if out.returncode == 0 else None
+
+
+def package_versions() -> dict[str, str]:
+    versions = {}
+    for name in PACKAGES:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+def collect(env_versions: dict[str, str], argv: list[str]) -> dict[str, Any]:
+    import torch
+
+    sha = _git("rev-parse", "HEAD")
+    dirty = _git("status", "--porcelain", "--untracked-files=no")
+    return {
+        "git_sha": sha,
+        "git_dirty": bool(dirty) if dirty is not None else None,
+        "command": [Path(sys.argv[0]).name, *argv],
+        "python": sys.version.split()[0],
+        "packages": package_versions(),
+        "torch": torch.__version__,
+        "cuda": torch.version.cuda,
+        "cuda_device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+        "torch_threads": torch.get_num_threads(),
+        "env_versions": env_versions,
+        "container_image": os.environ.get("MARIE_IMAGE"),
+        "container_image_digest": os.environ.get("MARIE_IMAGE_DIGEST"),
+        "sc2_build": os.environ.get("SC2_BUILD"),
+        "host": socket.gethostname(),
+        "platform": platform.platform(),
+        "cpu_count": os.cpu_count(),
+        "slurm_job_id": os.environ.get("SLURM_JOB_ID"),
+    }
