@@ -362,6 +362,11 @@ def parse_override(text: str) -> tuple[str, Any]:
         value = yaml.safe_load(raw) if raw.strip() else ""
     except yaml.YAMLError:
         raise UsageError(f"malformed override {text!r}: the value is not valid YAML") from None
+    if isinstance(value, str):
+        try:  # YAML 1.1 reads 1e-4 as a string
+            value = float(value)
+        except ValueError:
+            pass
     return key.strip(), value
 
 

@@ -18,8 +18,10 @@ Per step (one jitted, vmapped call, then one host transfer of one packed buffer)
 - ``agent_done``: the agent is dead (SMAX per-agent dones); all True at the episode end.
 - ``won`` at the end: all enemies dead and at least one ally alive, read from the env state's ``unit_alive``
   (the same condition JaxMARL uses for its +1 win bonus).
-- ``truncated``: the episode ended at ``max_steps`` with both teams still alive; every other end is
-  ``terminated`` (a side wiped out at the last step counts as a decision).
+- ``truncated``: the episode reached ``episode_limit`` steps with both teams still alive; every other end is
+  ``terminated`` (a side wiped out at the last step counts as a decision). JaxMARL alone would end one step
+  late (it compares the step count before incrementing it); the original wrapper ended at ``cur_step >=
+  max_steps``, and so do we.
 - ``avail``: ``get_avail_actions`` (stop is always available, also for the dead); ``state``: ``world_state``.
 - Copies whose episode is over keep their last values and report ``active=False``.
 """
@@ -127,9 +129,16 @@ class SMAXVecEnv:
             has_avail=True,
         )
         self._sizes = self._field_sizes(n, self.spec.obs_dim, self.spec.state_dim, self.spec.n_actions)
+        bools = ("avail", "agent_done", "terminated", "truncated", "active")
+        ends = np.cumsum([int(np.prod(shape)) for shape in self._sizes.values()])
+        self._slices = {
+            name: (int(end - np.prod(shape)), int(end), shape, name in bools)
+            for (name, shape), end in zip(self._sizes.items(), ends)
+        }
         self._n_allies, self._n_enemies = n, n_enemies
         self._reset_fn = jax.jit(jax.vmap(self._reset_one))
-        self._step_fn = jax.jit(jax.vmap(self._step_one))
+        # the carry (args 0-5) is replaced every step: donate its buffers instead of copying
+        self._step_fn = jax.jit(jax.vmap(self._step_one), donate_argnums=(0, 1, 2, 3, 4, 5))
         self._carry = None  # (keys, env states, active, last obs, last state, last avail) on the device
 
     # ---------------------------------------------------------------- pure functions of one copy (vmapped)
@@ -154,7 +163,9 @@ class SMAXVecEnv:
         alive = new_state.state.unit_alive
         allies_alive = jnp.any(alive[: self._n_allies])
         enemies_alive = jnp.any(alive[self._n_allies :])
-        over = dones["__all__"]
+        # JaxMARL checks its step limit before counting the step, so it would end one step late (at max_steps + 1);
+        # like the original wrapper we end at exactly episode_limit steps.
+        over = dones["__all__"] | (new_state.state.step >= self.spec.episode_limit)
         truncated = over & allies_alive & enemies_alive
         won = (~enemies_alive & allies_alive).astype(jnp.float32)
         reward = jnp.stack([rewards[a] for a in self._agents]).astype(jnp.float32)
@@ -196,13 +207,10 @@ class SMAXVecEnv:
         return jnp.concatenate([out[k].astype(jnp.float32).ravel() for k in self._sizes])
 
     def _unpack(self, packed: np.ndarray) -> Step:
-        fields, pos, b = {}, 0, packed.shape[0]
-        for name, shape in self._sizes.items():
-            size = int(np.prod(shape))
-            fields[name] = packed[:, pos : pos + size].reshape((b, *shape))
-            pos += size
-        for name in ("avail", "agent_done", "terminated", "truncated", "active"):
-            fields[name] = fields[name] > 0.5
+        b, fields = packed.shape[0], {}
+        for name, (start, stop, shape, is_bool) in self._slices.items():
+            part = packed[:, start:stop].reshape((b, *shape))
+            fields[name] = part > 0.5 if is_bool else part
         fields["score"] = np.zeros(b, dtype=np.float32)
         return Step(**fields)
 

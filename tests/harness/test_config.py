@@ -1,0 +1,66 @@
+import math
+
+import pytest
+
+from marie.config import build_config, from_dict, parse_override, to_dict
+from marie.errors import UsageError
+
+
+def test_paper_defaults_follow_the_spec():
+    cfg = build_config("smax", "3m")
+    assert cfg.random_seed == 123  # 23 + 100 * seed 1
+    assert cfg.marie.tokenizer.num_tokens == 16 and cfg.marie.tokenizer.codebook_size == 512
+    assert cfg.marie.world_model.num_layers == 10 and cfg.marie.world_model.embed_dim == 256
+    assert cfg.marie.world_model.ce_for_av is False  # the original flag's default: off unless passed
+    assert cfg.marie.schedule.n_samples == 100 and cfg.marie.schedule.min_buffer == 1000
+    assert cfg.marie.ppo.clip == 0.2 and cfg.marie.ppo.minibatch_size == 2000
+    assert math.isinf(cfg.marie.sample_temp)
+    assert cfg.eval.mode == "paper" and cfg.eval.interval == 500 and cfg.eval.episodes == 10
+
+
+def test_per_env_defaults():
+    cfg = build_config("mamujoco", "HalfCheetah")
+    assert cfg.marie.tokenizer.embed_dim == 64
+    assert cfg.marie.ppo.use_valuenorm and cfg.marie.ppo.clip == 0.1 and cfg.marie.ppo.minibatch_size == 0
+    assert cfg.marie.schedule.n_samples == 200 and cfg.marie.world_model.batch_size == 40
+    mpe = build_config("pettingzoo", "simple_spread_v3")
+    assert mpe.marie.tokenizer.kind == "bins" and mpe.marie.schedule.world_model_start_round == 6
+    assert build_config("starcraft", "3m").marie.stack_obs == 5
+
+
+def test_resolution_order_flags_then_overrides():
+    cfg = build_config(
+        "smax", "3m", preset="quick",
+        flags={"marie.temperature": 2.0, "marie.world_model.ce_for_av": True},
+        overrides=["marie.world_model.num_layers=3", "marie.temperature=3"],
+    )  # fmt: skip
+    assert cfg.marie.world_model.num_layers == 3
+    assert cfg.marie.temperature == 3.0 and cfg.marie.world_model.ce_for_av is True
+    assert cfg.run.preset == "quick"
+
+
+def test_standard_eval_mode_defaults():
+    cfg = build_config("smax", "3m", eval_mode="standard")
+    assert (cfg.eval.mode, cfg.eval.episodes, cfg.eval.interval) == ("standard", 32, 10_000)
+
+
+def test_round_trip_through_dict():
+    cfg = build_config("smax", "3m", preset="quick", overrides=["marie.sample_temp=inf"])
+    again = from_dict(to_dict(cfg))
+    assert to_dict(again) == to_dict(cfg)
+
+
+@pytest.mark.parametrize(
+    "override,needle",
+    [("run.nothing=1", "nothing"), ("run.steps=1.5", "integer"), ("marie.average_r=3", "true/false"), ("marie=1", "section")],
+)
+def test_bad_overrides(override, needle):
+    with pytest.raises(UsageError, match=needle):
+        build_config("smax", "3m", overrides=[override])
+
+
+def test_parse_override_reads_yaml_values():
+    assert parse_override("a.b=1e-4") == ("a.b", 1e-4)
+    assert parse_override("a.b=[8, 8, 8]") == ("a.b", [8, 8, 8])
+    with pytest.raises(UsageError):
+        parse_override("=3")
