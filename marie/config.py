@@ -88,7 +88,6 @@ class MarieConfig:
     use_old_critic: bool = False  # MPE: lambda-returns from a periodically refreshed critic copy
     target_update: int = 20
     # Faithful-vs-fixed switches (spec §10.1); defaults are the original's behaviour.
-    truncation_as_termination: bool = True  # bug #3: time-limit ends learned as terminations
     start_sampling: str = "episode"  # bug #6: "episode" (uniform per episode, original) or "step"
     agent0_length_bug: bool = True  # bug #5: SMAX episode length counts agent 0's dead steps
 

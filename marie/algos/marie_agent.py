@@ -1,0 +1,277 @@
+"""MARIE as an ``Agent``: acting on reconstructed observations, and the original learner's schedule (spec §1.3):
+
+    per finished episode: store it; once ``n_samples`` new env steps are in and the buffer holds ``min_buffer``:
+      round += 1
+      tokenizer: ``updates_per_round`` updates (skipped for the fixed binning of MPE)
+      world model: ``updates_per_round`` updates from round ``world_model_start_round``
+      actor-critic: ``imaginations_per_round`` x [sample starts -> imagine -> PPO] from ``actor_critic_start_round``
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from collections import defaultdict
+from typing import Any
+
+import numpy as np
+import torch
+
+from marie.algos.marie_buffers import EpisodeStore, FlatBuffer
+from marie.config import TrainConfig
+from marie.envs.base import EnvSpec
+from marie.models.imagination import imagine, make_start_states
+from marie.models.optim import make_tokenizer_optimizer, make_world_model_optimizer
+from marie.models.tokenizer import build_tokenizer
+from marie.models.world_model import WorldModel, WorldModelBatch
+from marie.rl.networks import build_marie_actor_critic
+from marie.rl.ppo import PPOBatch, ValueNorm, lambda_returns, make_optimizer, normalize_advantages, ppo_update
+from marie.training.episode import Episode
+
+
+class _Mean:
+    """Averages metric dicts over a phase (the original logs means over the round)."""
+
+    def __init__(self) -> None:
+        self.sums: dict[str, float] = defaultdict(float)
+        self.counts: dict[str, int] = defaultdict(int)
+
+    def add(self, metrics: dict[str, float]) -> None:
+        for key, value in metrics.items():
+            self.sums[key] += value
+            self.counts[key] += 1
+
+    def result(self) -> dict[str, float]:
+        return {key: self.sums[key] / self.counts[key] for key in self.sums}
+
+
+class MarieAgent:
+    def __init__(self, spec: EnvSpec, cfg: TrainConfig, device: torch.device):
+        self.spec, self.device, self.cfg = spec, device, cfg.marie
+        mc = self.cfg
+        self.tokenizer = build_tokenizer(mc.tokenizer, spec.obs_dim).to(device)
+        self.world_model = WorldModel(
+            mc.world_model,
+            num_agents=spec.n_agents,
+            obs_vocab_size=self.tokenizer.vocab_size,
+            tokens_per_obs=self.tokenizer.tokens_per_obs,
+            num_actions=spec.n_actions,
+            continuous_actions=not spec.discrete,
+            action_low=spec.action_low,
+            action_high=spec.action_high,
+        ).to(device)
+        feat_dim = spec.obs_dim * mc.stack_obs
+        self.actor, self.critic = build_marie_actor_critic(mc.actor_critic, feat_dim, spec.n_actions, spec.discrete)
+        self.actor.to(device)
+        self.critic.to(device)
+        self.old_critic = copy.deepcopy(self.critic) if mc.use_old_critic else None
+        self.tokenizer_opt = make_tokenizer_optimizer(self.tokenizer, mc.tokenizer) if self.tokenizer.trainable else None
+        self.world_model_opt = make_world_model_optimizer(self.world_model, mc.world_model)
+        self.actor_opt = make_optimizer(self.actor, mc.ppo.actor_lr, mc.ppo)
+        self.critic_opt = make_optimizer(self.critic, mc.ppo.critic_lr, mc.ppo)
+        self.value_norm = ValueNorm(mc.ppo.valuenorm_beta).to(device) if mc.ppo.use_valuenorm else None
+        self.buffer = FlatBuffer(mc.schedule.capacity, spec.n_agents, spec.obs_dim, spec.n_actions, spec.discrete)
+        self.episodes = EpisodeStore(mc.agent0_length_bug, mc.start_sampling)
+        self.accum = 0
+        self.rounds = 0
+        self.target_counter = 1  # the original's old-critic refresh counter starts at 1
+        self.stack: torch.Tensor | None = None  # (B, stack, N, d) frames the policy acts on
+        self.timings: dict[str, float] = defaultdict(float)
+        # Own RNG streams for buffer sampling, world-model sampling and start selection, seeded from the run seed.
+        self._gen = torch.Generator().manual_seed(int(torch.randint(0, 2**31 - 1, (1,))))
+        self._np_rng = np.random.default_rng(int(torch.randint(0, 2**31 - 1, (1,))))
+
+    # --- acting (the controller, spec §1.2) ---------------------------------------------------------------------
+    def begin_episodes(self, num_envs: int) -> None:
+        n, d = self.spec.n_agents, self.spec.obs_dim
+        self.stack = torch.zeros(num_envs, self.cfg.stack_obs, n, d, device=self.device)
+
+    @torch.no_grad()
+    def act(self, obs: np.ndarray, avail: np.ndarray, mode: str) -> np.ndarray:
+        self.tokenizer.eval()
+        recon = self.tokenizer.encode_decode(torch.tensor(obs, device=self.device))  # no clamp here (faithful)
+        self.stack = torch.cat([self.stack[:, 1:], recon[:, None]], dim=1)
+        feat = self._stacked(self.stack)
+        mask = torch.tensor(avail, device=self.device) if self.spec.discrete else None
+        temperature = self.cfg.temperature if mode == "collect" else 1.0
+        dist = self.actor.distribution(feat, mask, temperature=temperature)
+        action = dist.mode() if mode == "greedy" else dist.sample()
+        return action.cpu().numpy()
+
+    @staticmethod
+    def _stacked(frames: torch.Tensor) -> torch.Tensor:
+        """(..., stack, N, d) oldest first -> (..., N, stack*d)."""
+        moved = frames.movedim(-3, -2)  # (..., N, stack, d)
+        return moved.reshape(*moved.shape[:-2], -1)
+
+    # --- learning ---------------------------------------------------------------------------------------------
+    def observe(self, episode: Episode) -> dict[str, float]:
+        self.buffer.add(episode)
+        self.episodes.add(episode)
+        schedule = self.cfg.schedule
+        self.accum += len(episode)
+        if self.accum < schedule.n_samples or self.buffer.size < schedule.min_buffer:
+            return {}
+        self.accum = 0
+        self.rounds += 1
+        metrics: dict[str, float] = {"marie/round": float(self.rounds)}
+        if self.tokenizer.trainable:
+            metrics |= self._timed("tokenizer", self._train_tokenizer)
+        if self.rounds >= schedule.world_model_start_round:
+            metrics |= self._timed("world_model", self._train_world_model)
+        if self.rounds >= schedule.actor_critic_start_round:
+            metrics |= self._timed("actor_critic", self._train_actor_critic)
+        return metrics
+
+    def _timed(self, phase: str, fn) -> dict[str, float]:
+        start = time.perf_counter()
+        out = fn()
+        seconds = time.perf_counter() - start
+        self.timings[phase] += seconds
+        return out | {f"{phase}/seconds": seconds}
+
+    def _tensor(self, array: np.ndarray, dtype: torch.dtype | None = None) -> torch.Tensor:
+        return torch.as_tensor(array, device=self.device, dtype=dtype)
+
+    def _train_tokenizer(self) -> dict[str, float]:
+        tc, means = self.cfg.tokenizer, _Mean()
+        self.tokenizer.train()
+        for _ in range(tc.updates_per_round):
+            batch = self.buffer.sample(tc.batch_size, 1, "tokenizer", self.cfg.sample_temp, self._gen)
+            out = self.tokenizer.compute_loss(self._tensor(batch.obs[:, 0]))
+            self.tokenizer_opt.zero_grad(set_to_none=True)
+            out.loss.backward()
+            torch.nn.utils.clip_grad_norm_(self.tokenizer.parameters(), tc.grad_clip)
+            self.tokenizer_opt.step()
+            means.add(out.scalars("tokenizer/"))
+        self.tokenizer.eval()
+        return means.result()
+
+    def _train_world_model(self) -> dict[str, float]:
+        wc, means = self.cfg.world_model, _Mean()
+        self.tokenizer.eval()
+        self.world_model.train()
+        for _ in range(wc.updates_per_round):
+            sample = self.buffer.sample(wc.batch_size, wc.max_blocks, "model", self.cfg.sample_temp, self._gen)
+            with torch.no_grad():
+                tokens = self.tokenizer.encode(self._tensor(sample.obs))
+            batch = WorldModelBatch(
+                obs_tokens=tokens,
+                actions=self._tensor(sample.actions),
+                rewards=self._tensor(sample.reward),
+                dones=self._tensor(sample.done, torch.float32),
+                avail=self._tensor(sample.avail) if self.spec.has_avail else None,
+            )
+            out = self.world_model.compute_loss(batch)
+            self.world_model_opt.zero_grad(set_to_none=True)
+            out.loss.backward()
+            torch.nn.utils.clip_grad_norm_(self.world_model.parameters(), wc.grad_clip)
+            self.world_model_opt.step()
+            means.add(out.scalars("world_model/"))
+        self.world_model.eval()
+        return means.result()
+
+    def _policy(self, feat: torch.Tensor, avail: torch.Tensor | None):
+        dist = self.actor.distribution(feat, avail if self.spec.discrete else None)
+        action = dist.sample()
+        if self.spec.discrete:
+            return action, dist.logits, None
+        return action, dist.log_prob(action), None
+
+    def _train_actor_critic(self) -> dict[str, float]:
+        mc, means = self.cfg, _Mean()
+        ppo = mc.ppo
+        n_hist = mc.stack_obs - 1
+        for _ in range(mc.schedule.imaginations_per_round):
+            starts = self.episodes.sample(mc.imagination.num_starts, n_hist, self._np_rng)
+            start = make_start_states(
+                self.tokenizer,
+                self._tensor(starts.obs),
+                self._tensor(starts.avail) if self.spec.discrete else None,
+                None if starts.history is None else self._tensor(starts.history),
+                None if starts.history_filled is None else self._tensor(starts.history_filled),
+            )
+            rollout = imagine(self.world_model, self.tokenizer, self._policy, start, mc.imagination, generator=self._gen)
+            batch, stats = self._ppo_batch(rollout)
+            means.add(stats)
+            means.add(ppo_update(self.actor, self.critic, self.actor_opt, self.critic_opt, batch, ppo, self.value_norm))
+            if self.old_critic is not None:
+                self.target_counter += 1
+                if self.target_counter % mc.target_update == 0:
+                    self.old_critic.load_state_dict(self.critic.state_dict())
+        return {f"actor_critic/{k}": v for k, v in means.result().items()}
+
+    @torch.no_grad()
+    def _ppo_batch(self, rollout) -> tuple[PPOBatch, dict[str, float]]:
+        """lambda-returns over steps 0..H-2 bootstrapped with V_{H-1}; rows are (start, t) pairs (spec §5.3-5.5)."""
+        ppo = self.cfg.ppo
+        horizon = rollout.feats.shape[0]
+        raw = self.critic(rollout.feats).squeeze(-1)  # (H,S,N), normalised outputs when ValueNorm is on
+        values = self.value_norm.denormalize(raw) if self.value_norm is not None else raw
+        target_values = values
+        if self.old_critic is not None:  # MPE: lambda-return values from the periodically refreshed copy
+            target_values = self.old_critic(rollout.feats).squeeze(-1)
+        rewards = rollout.rewards[: horizon - 1]
+        if self.cfg.average_r:
+            rewards = rewards.mean(-1, keepdim=True).expand_as(rewards)
+        returns = lambda_returns(rewards, rollout.continuations[: horizon - 1], target_values, ppo.gamma, ppo.lam)
+        advantages = returns - values[: horizon - 1]
+        if ppo.normalize_advantages:
+            advantages = normalize_advantages(advantages)
+        steps = horizon - 1
+        flat = lambda t: t[:steps].reshape(-1, *t.shape[2:])  # noqa: E731  (T,S,N,...) -> (T*S,N,...)
+        actions = flat(rollout.actions)
+        if self.spec.discrete:
+            logp = torch.log_softmax(rollout.logits_or_logp, -1).gather(-1, rollout.actions[..., None]).squeeze(-1)
+            old_logp = flat(logp)
+        else:
+            old_logp = flat(rollout.logits_or_logp)
+        avail = flat(rollout.avail) if (self.spec.discrete and rollout.avail is not None) else None
+        batch = PPOBatch(
+            feat=flat(rollout.feats), critic_input=flat(rollout.feats), actions=actions, old_logp=old_logp,
+            advantages=flat(advantages), returns=flat(returns), old_values=flat(raw), avail=avail,
+        )  # fmt: skip
+        stats = {
+            "returns": float(returns.mean()),
+            "imagined_reward": float(rollout.rewards.mean()),
+            "imagined_continuation": float(rollout.continuations.mean()),
+            "value": float(values.mean()),
+        }
+        return batch, stats
+
+    # --- randomness and checkpoints -----------------------------------------------------------------------------
+    def _modules(self) -> dict[str, Any]:
+        mods = {
+            "tokenizer": self.tokenizer, "world_model": self.world_model, "actor": self.actor, "critic": self.critic,
+            "world_model_opt": self.world_model_opt, "actor_opt": self.actor_opt, "critic_opt": self.critic_opt,
+        }  # fmt: skip
+        optional = {"old_critic": self.old_critic, "tokenizer_opt": self.tokenizer_opt, "value_norm": self.value_norm}
+        mods.update({k: v for k, v in optional.items() if v is not None})
+        return mods
+
+    def state_dict(self) -> dict[str, Any]:
+        state = {name: mod.state_dict() for name, mod in self._modules().items()}
+        state |= {
+            "buffer": self.buffer.state_dict(),
+            "episodes": self.episodes.state_dict(),
+            "counters": {"accum": self.accum, "rounds": self.rounds, "target_counter": self.target_counter},
+            "generator": self._gen.get_state(),
+            "np_rng": self._np_rng.bit_generator.state,
+            "timings": dict(self.timings),
+        }
+        return state
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        for name, mod in self._modules().items():
+            mod.load_state_dict(state[name])
+        self.buffer.load_state_dict(state["buffer"])
+        self.episodes.load_state_dict(state["episodes"])
+        counters = state["counters"]
+        self.accum, self.rounds, self.target_counter = counters["accum"], counters["rounds"], counters["target_counter"]
+        self._gen.set_state(state["generator"])
+        self._np_rng.bit_generator.state = state["np_rng"]
+        self.timings = defaultdict(float, state["timings"])
+
+
+def make(spec: EnvSpec, cfg: TrainConfig, device: torch.device) -> MarieAgent:
+    return MarieAgent(spec, cfg, device)
