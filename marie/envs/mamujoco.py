@@ -54,7 +54,11 @@ def own_factorization(obsk, task: str, agent_conf: str) -> dict:
     singles, edges, globals_ = obsk.get_parts_and_edges(task, "6x1")
     node = {part[0].label: part[0] for part in singles}
     groups = OWN_PARTITIONS[(task, agent_conf)]
-    return {"partition": [tuple(node[label] for label in group) for group in groups], "edges": edges, "globals": globals_}
+    return {
+        "partition": [tuple(node[label] for label in group) for group in groups],
+        "edges": edges,
+        "globals": globals_,
+    }
 
 
 def zscore_with_id(state: np.ndarray, n_agents: int) -> np.ndarray:

@@ -3,9 +3,9 @@
 ``SingleCopyEnv`` turns a one-episode-at-a-time simulator (MPE, MAMuJoCo, SMAC, GRF) into a ``VecEnv`` with
 ``num_envs == 1``: it keeps the "no auto-reset, inactive after the end" bookkeeping, so an adapter only
 implements ``_reset(seed)`` and ``_step(action)`` for one copy. ``SerialVecEnv`` steps several such copies in
-turn in this process; ``ProcVecEnv`` runs each copy in its own worker process (spawn context, one pipe per
-worker) and steps them in parallel. Copy ``i`` only ever sees ``seeds[i]`` and its own actions, so both give
-exactly what ``num_envs`` separate single-copy envs would.
+turn in this process; ``ProcVecEnv`` spreads them over worker processes (spawn context, one pipe per worker,
+at most one worker per CPU core by default) that step in parallel. Copy ``i`` only ever sees ``seeds[i]`` and
+its own actions, so both give exactly what ``num_envs`` separate single-copy envs would.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from __future__ import annotations
 import abc
 import dataclasses
 import multiprocessing as mp
+import os
 import signal
 import sys
 import traceback
@@ -209,25 +210,25 @@ class WorkerError(RuntimeError):
     """A worker process failed; the message carries its traceback."""
 
 
-def _worker(conn, factory: Callable[[], VecEnv]) -> None:
+def _worker(conn, factories: Sequence[Callable[[], VecEnv]]) -> None:
+    """Serve reset/step/close for a group of copies (a SerialVecEnv) over one pipe."""
     # Ctrl-C goes to the whole process group: let the parent decide and shut us down via close().
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     env = None
     try:
-        env = factory()
+        env = SerialVecEnv(factories)
         conn.send(("ok", (env.spec, env.versions())))
         while True:
             cmd, arg = conn.recv()
             if cmd == "close":
                 break
             if cmd == "reset":
-                result = env.reset([arg])
+                result = env.reset(arg)
             elif cmd == "step":
                 result = env.step(arg)
             else:
                 raise ValueError(f"unknown worker command {cmd!r}")
-            extras = (getattr(env, "discarded", np.zeros(1, dtype=bool)), getattr(env, "discarded_episodes", 0))
-            conn.send(("ok", (result, extras)))
+            conn.send(("ok", (result, env.discarded, env.discarded_episodes)))
     except (EOFError, KeyboardInterrupt):
         pass  # parent went away
     except BaseException as exc:  # report, then exit: the parent raises
@@ -256,75 +257,85 @@ def _portable_error(exc: BaseException) -> BaseException:
 
 
 class ProcVecEnv:
-    """``num_envs`` single-copy envs, one per worker process, stepped in parallel over pipes.
+    """``num_envs`` single-copy envs spread over ``num_workers`` worker processes (default: one per CPU core,
+    at most one per copy), stepped in parallel over pipes; each worker steps its copies in turn.
 
-    Workers are started with the ``spawn`` context (safe with JAX/torch/MuJoCo already imported in the parent).
-    Any worker error closes all workers and is re-raised here; ``close()`` is idempotent and also runs on
-    garbage collection.
+    Copy ``i`` lives in worker ``i * num_workers // num_envs`` (contiguous blocks). Workers are started with the
+    ``spawn`` context (safe with JAX/torch/MuJoCo already imported in the parent). Any worker error closes all
+    workers and is re-raised here; ``close()`` is idempotent and also runs on garbage collection.
     """
 
     def __init__(
-        self, factories: Sequence[Callable[[], VecEnv]], context: str = "spawn", start_timeout_s: float = 600.0
+        self,
+        factories: Sequence[Callable[[], VecEnv]],
+        num_workers: int | None = None,
+        context: str = "spawn",
+        start_timeout_s: float = 600.0,
     ) -> None:
         ctx = mp.get_context(context)
         self.num_envs = len(factories)
+        self.num_workers = max(1, min(num_workers or os.cpu_count() or 1, self.num_envs))
+        bounds = [w * self.num_envs // self.num_workers for w in range(self.num_workers + 1)]
+        self._blocks = list(zip(bounds[:-1], bounds[1:]))
         self._conns = []
         self._procs = []
         self._discarded = np.zeros(self.num_envs, dtype=bool)
-        self._discarded_episodes = [0] * self.num_envs
+        self._discarded_episodes = [0] * self.num_workers
         try:
-            for i, factory in enumerate(factories):
+            for w, (lo, hi) in enumerate(self._blocks):
                 parent, child = ctx.Pipe()
-                proc = ctx.Process(target=_worker, args=(child, factory), name=f"marie-env-{i}", daemon=True)
+                proc = ctx.Process(
+                    target=_worker, args=(child, list(factories[lo:hi])), name=f"marie-env-{w}", daemon=True
+                )
                 proc.start()
                 child.close()
                 self._conns.append(parent)
                 self._procs.append(proc)
-            ready = [self._receive(i, timeout=start_timeout_s) for i in range(self.num_envs)]
+            ready = [self._receive(w, timeout=start_timeout_s) for w in range(self.num_workers)]
         except BaseException:
             self.close()
             raise
         self.spec: EnvSpec = ready[0][0]
         self._versions: dict[str, str] = ready[0][1]
 
-    def _receive(self, i: int, timeout: float | None = None) -> Any:
-        conn = self._conns[i]
+    def _receive(self, w: int, timeout: float | None = None) -> Any:
+        conn = self._conns[w]
         if timeout is not None and not conn.poll(timeout):
-            raise WorkerError(f"env worker {i} did not answer within {timeout:.0f} s")
+            raise WorkerError(f"env worker {w} did not answer within {timeout:.0f} s")
         try:
             status, payload = conn.recv()
         except EOFError:
-            code = self._procs[i].exitcode
-            raise WorkerError(f"env worker {i} died (exit code {code})") from None
+            code = self._procs[w].exitcode
+            raise WorkerError(f"env worker {w} died (exit code {code})") from None
         if status == "error":
             raise payload
         return payload
 
-    def _call_all(self, cmd: str, args: Sequence[Any]) -> list[Any]:
+    def _call_all(self, cmd: str, args: Sequence[Any]) -> Any:
+        """Send one command per worker, gather the answers, concatenate them along the env axis."""
         if not self._conns:
             raise RuntimeError("ProcVecEnv is closed")
         try:
             for conn, arg in zip(self._conns, args):
                 conn.send((cmd, arg))
-            return [self._receive(i) for i in range(self.num_envs)]
+            answers = [self._receive(w) for w in range(self.num_workers)]
         except BaseException:
             self.close()
             raise
-
-    def _collect(self, answers: list[Any]) -> Any:
-        results = []
-        for i, (result, (discarded, n_discarded)) in enumerate(answers):
-            results.append(result)
-            self._discarded[i] = bool(np.asarray(discarded)[0])
-            self._discarded_episodes[i] = int(n_discarded)
-        return stack(results)
+        for w, ((lo, hi), (_, discarded, n_discarded)) in enumerate(zip(self._blocks, answers)):
+            self._discarded[lo:hi] = discarded
+            self._discarded_episodes[w] = int(n_discarded)
+        return stack([answer[0] for answer in answers])
 
     def reset(self, seeds: Sequence[int]) -> Reset:
         _check_seeds(seeds, self.num_envs)
-        return self._collect(self._call_all("reset", [int(s) for s in seeds]))
+        return self._call_all("reset", [[int(s) for s in seeds[lo:hi]] for lo, hi in self._blocks])
 
     def step(self, actions: np.ndarray) -> Step:
-        return self._collect(self._call_all("step", _split(actions, self.num_envs)))
+        actions = np.asarray(actions)
+        if actions.shape[0] != self.num_envs:
+            raise ValueError(f"actions have {actions.shape[0]} rows, expected num_envs={self.num_envs}")
+        return self._call_all("step", [actions[lo:hi] for lo, hi in self._blocks])
 
     @property
     def discarded(self) -> np.ndarray:

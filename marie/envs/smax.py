@@ -4,7 +4,7 @@ SMAX is a stand-in for SMAC: unit stats and terrain differ from StarCraft II; it
 
 Setup as in the original (spec §8.2): ``HeuristicEnemySMAX`` (heuristic enemy, ``attack_mode="closest"``,
 enemies shoot), ``use_self_play_reward=False, walls_cause_death=True, see_enemy_actions=False,
-action_type="discrete", observation_type="unit_list"``; ``max_steps`` (``episode_limit``) defaults to SMAX's 100.
+action_type="discrete", observation_type="unit_list"``; ``episode_limit`` defaults to SMAX's ``max_steps`` = 100.
 
 Maps: JaxMARL's built-in ones plus SMAC maps whose units SMAX has, built from SMAC's unit lists (2m_vs_1z,
 3s_vs_3z, 3s_vs_4z). ``corridor_noterrain`` has SMAC corridor's units (6 zealots vs 24 zerglings) on SMAX's open
@@ -19,9 +19,9 @@ Per step (one jitted, vmapped call, then one host transfer of one packed buffer)
 - ``won`` at the end: all enemies dead and at least one ally alive, read from the env state's ``unit_alive``
   (the same condition JaxMARL uses for its +1 win bonus).
 - ``truncated``: the episode reached ``episode_limit`` steps with both teams still alive; every other end is
-  ``terminated`` (a side wiped out at the last step counts as a decision). JaxMARL alone would end one step
-  late (it compares the step count before incrementing it); the original wrapper ended at ``cur_step >=
-  max_steps``, and so do we.
+  ``terminated`` (a side wiped out at the last step counts as a decision). We apply the limit ourselves:
+  JaxMARL's ``max_steps`` would end one step late (it compares the step count before incrementing it); the
+  original wrapper ended at ``cur_step >= max_steps``, and so do we.
 - ``avail``: ``get_avail_actions`` (stop is always available, also for the dead); ``state``: ``world_state``.
 - Copies whose episode is over keep their last values and report ``active=False``.
 """
@@ -29,6 +29,7 @@ Per step (one jitted, vmapped call, then one host transfer of one packed buffer)
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import os
 import sys
@@ -41,7 +42,6 @@ import numpy as np  # noqa: E402
 
 from marie.envs import SMAX_BUILTIN_MAPS, SMAX_CUSTOM_UNITS  # noqa: E402
 from marie.envs.base import EnvSpec, EnvUnavailableError, Reset, Step  # noqa: E402
-
 
 
 @contextlib.contextmanager
@@ -87,8 +87,8 @@ def scenario_for(map_name: str) -> "Scenario":
     return Scenario(unit_types, len(allies), len(enemies), False, False)
 
 
-def make_smax(map_name: str, episode_limit: int = MAX_STEPS):
-    """The JaxMARL env exactly as the original built it (plus our max_steps)."""
+def make_smax(map_name: str, max_steps: int = MAX_STEPS):
+    """The JaxMARL env exactly as the original built it (``max_steps`` aside)."""
     return jaxmarl.make(
         "HeuristicEnemySMAX",
         scenario=scenario_for(map_name),
@@ -97,7 +97,7 @@ def make_smax(map_name: str, episode_limit: int = MAX_STEPS):
         see_enemy_actions=False,
         action_type="discrete",
         observation_type="unit_list",
-        max_steps=episode_limit,
+        max_steps=max_steps,
     )
 
 
@@ -107,45 +107,39 @@ def seed_key(seed: int) -> np.ndarray:
     return np.array([seed >> 32, seed & 0xFFFFFFFF], dtype=np.uint32)
 
 
-class SMAXVecEnv:
-    """``num_envs`` copies of one SMAX map behind the ``VecEnv`` interface."""
+# Step-result fields in the order they are packed into one float32 row per copy.
+_BOOL_FIELDS = ("avail", "agent_done", "terminated", "truncated", "active")
 
-    def __init__(self, map_name: str, num_envs: int = 1, episode_limit: int = MAX_STEPS) -> None:
-        self.num_envs = num_envs
-        self.env = make_smax(map_name, episode_limit)
-        env = self.env
-        self._agents = list(env.agents)
-        n, n_enemies = env.num_allies, env.num_enemies
-        self.spec = EnvSpec(
-            env="smax",
-            map_name=map_name,
-            n_agents=n,
-            obs_dim=int(env.obs_size),
-            state_dim=int(env.state_size),
-            n_actions=int(env.num_ally_actions),
-            discrete=True,
-            episode_limit=episode_limit,
-            has_win=True,
-            has_avail=True,
-        )
-        self._sizes = self._field_sizes(n, self.spec.obs_dim, self.spec.state_dim, self.spec.n_actions)
-        bools = ("avail", "agent_done", "terminated", "truncated", "active")
-        ends = np.cumsum([int(np.prod(shape)) for shape in self._sizes.values()])
-        self._slices = {
-            name: (int(end - np.prod(shape)), int(end), shape, name in bools)
-            for (name, shape), end in zip(self._sizes.items(), ends)
+
+class _Kernel:
+    """One map's jitted, vmapped reset and step. Cached per map (``kernel_for``), so env objects of the same map
+    share compilations (per batch size); the time limit is a runtime argument, not a compile-time constant."""
+
+    def __init__(self, map_name: str) -> None:
+        # JaxMARL's own limit is switched off; _step_one applies ours (see the module docstring).
+        self.env = make_smax(map_name, max_steps=2**31 - 1)
+        self.agents = list(self.env.agents)
+        self.n_allies = self.env.num_allies
+        n, d, s, a = self.n_allies, int(self.env.obs_size), int(self.env.state_size), int(self.env.num_ally_actions)
+        self.sizes = {
+            "obs": (n, d), "state": (s,), "avail": (n, a), "reward": (n,), "agent_done": (n,),
+            "terminated": (), "truncated": (), "won": (), "active": (),
+        }  # fmt: skip
+        ends = np.cumsum([int(np.prod(shape)) for shape in self.sizes.values()])
+        self.slices = {
+            name: (int(end - np.prod(shape)), int(end), shape, name in _BOOL_FIELDS)
+            for (name, shape), end in zip(self.sizes.items(), ends)
         }
-        self._n_allies, self._n_enemies = n, n_enemies
-        self._reset_fn = jax.jit(jax.vmap(self._reset_one))
-        # the carry (args 0-5) is replaced every step: donate its buffers instead of copying
-        self._step_fn = jax.jit(jax.vmap(self._step_one), donate_argnums=(0, 1, 2, 3, 4, 5))
-        self._carry = None  # (keys, env states, active, last obs, last state, last avail) on the device
+        self.reset = jax.jit(jax.vmap(self._reset_one))
+        # the carry (args 0-5) is replaced every step: donate its buffers instead of copying them
+        self.step = jax.jit(
+            jax.vmap(self._step_one, in_axes=(0, 0, 0, 0, 0, 0, 0, None)), donate_argnums=(0, 1, 2, 3, 4, 5)
+        )
 
-    # ---------------------------------------------------------------- pure functions of one copy (vmapped)
     def _observe(self, obs: dict, env_state) -> tuple:
-        obs_arr = jnp.stack([obs[a] for a in self._agents]).astype(jnp.float32)
+        obs_arr = jnp.stack([obs[a] for a in self.agents]).astype(jnp.float32)
         avail = self.env.get_avail_actions(env_state)
-        avail_arr = jnp.stack([avail[a] for a in self._agents]).astype(bool)
+        avail_arr = jnp.stack([avail[a] for a in self.agents]).astype(bool)
         return obs_arr, obs["world_state"].astype(jnp.float32), avail_arr
 
     def _reset_one(self, key):
@@ -155,21 +149,19 @@ class SMAXVecEnv:
         env_state = jax.tree.map(lambda x: x.astype(x.dtype), env_state)
         return (key, env_state, *self._observe(obs, env_state))
 
-    def _step_one(self, key, env_state, active, last_obs, last_state, last_avail, action):
+    def _step_one(self, key, env_state, active, last_obs, last_state, last_avail, action, limit):
         key, step_key = jax.random.split(key)
-        actions = {a: action[i] for i, a in enumerate(self._agents)}
+        actions = {a: action[i] for i, a in enumerate(self.agents)}
         obs, new_state, rewards, dones, _ = self.env.step_env(step_key, env_state, actions)
         obs_arr, state_arr, avail_arr = self._observe(obs, new_state)
         alive = new_state.state.unit_alive
-        allies_alive = jnp.any(alive[: self._n_allies])
-        enemies_alive = jnp.any(alive[self._n_allies :])
-        # JaxMARL checks its step limit before counting the step, so it would end one step late (at max_steps + 1);
-        # like the original wrapper we end at exactly episode_limit steps.
-        over = dones["__all__"] | (new_state.state.step >= self.spec.episode_limit)
+        allies_alive = jnp.any(alive[: self.n_allies])
+        enemies_alive = jnp.any(alive[self.n_allies :])
+        over = dones["__all__"] | (new_state.state.step >= limit)
         truncated = over & allies_alive & enemies_alive
         won = (~enemies_alive & allies_alive).astype(jnp.float32)
-        reward = jnp.stack([rewards[a] for a in self._agents]).astype(jnp.float32)
-        agent_done = jnp.stack([dones[a] for a in self._agents]) | over
+        reward = jnp.stack([rewards[a] for a in self.agents]).astype(jnp.float32)
+        agent_done = jnp.stack([dones[a] for a in self.agents]) | over
 
         def keep(new, old):  # an inactive copy stays exactly as it was
             return jnp.where(active, new, old)
@@ -185,43 +177,53 @@ class SMAXVecEnv:
             won=jnp.where(active & over, won, jnp.nan),
             active=active,
         )
-        carry = (
-            key,
-            jax.tree.map(keep, new_state, env_state),
-            active & ~over,
-            out["obs"],
-            out["state"],
-            out["avail"],
-        )
-        return carry, self._pack(out)
+        carry = (key, jax.tree.map(keep, new_state, env_state), active & ~over, out["obs"], out["state"], out["avail"])
+        packed = jnp.concatenate([out[k].astype(jnp.float32).ravel() for k in self.sizes])
+        return carry, packed
 
-    # ---------------------------------------------------------------- one packed host transfer per step
-    @staticmethod
-    def _field_sizes(n: int, d: int, s: int, a: int) -> dict[str, tuple[int, ...]]:
-        return {
-            "obs": (n, d), "state": (s,), "avail": (n, a), "reward": (n,), "agent_done": (n,),
-            "terminated": (), "truncated": (), "won": (), "active": (),
-        }  # fmt: skip
-
-    def _pack(self, out: dict) -> jnp.ndarray:
-        return jnp.concatenate([out[k].astype(jnp.float32).ravel() for k in self._sizes])
-
-    def _unpack(self, packed: np.ndarray) -> Step:
+    def unpack(self, packed: np.ndarray) -> Step:
+        """One host array (B, row) -> Step."""
         b, fields = packed.shape[0], {}
-        for name, (start, stop, shape, is_bool) in self._slices.items():
+        for name, (start, stop, shape, is_bool) in self.slices.items():
             part = packed[:, start:stop].reshape((b, *shape))
             fields[name] = part > 0.5 if is_bool else part
         fields["score"] = np.zeros(b, dtype=np.float32)
         return Step(**fields)
 
-    # ---------------------------------------------------------------- VecEnv
+
+@functools.lru_cache(maxsize=None)
+def kernel_for(map_name: str) -> _Kernel:
+    return _Kernel(map_name)
+
+
+class SMAXVecEnv:
+    """``num_envs`` copies of one SMAX map behind the ``VecEnv`` interface."""
+
+    def __init__(self, map_name: str, num_envs: int = 1, episode_limit: int = MAX_STEPS) -> None:
+        self.num_envs = num_envs
+        self._kernel = kernel_for(map_name)
+        env = self._kernel.env
+        self.spec = EnvSpec(
+            env="smax",
+            map_name=map_name,
+            n_agents=int(env.num_allies),
+            obs_dim=int(env.obs_size),
+            state_dim=int(env.state_size),
+            n_actions=int(env.num_ally_actions),
+            discrete=True,
+            episode_limit=episode_limit,
+            has_win=True,
+            has_avail=True,
+        )
+        self._limit = jnp.int32(episode_limit)
+        self._carry = None  # (keys, env states, active, last obs, last state, last avail) on the device
+
     def reset(self, seeds: Sequence[int]) -> Reset:
         if len(seeds) != self.num_envs:
             raise ValueError(f"got {len(seeds)} seeds for num_envs={self.num_envs}")
         keys = jnp.asarray(np.stack([seed_key(s) for s in seeds]))
-        keys, env_states, obs, state, avail = self._reset_fn(keys)
-        active = jnp.ones(self.num_envs, dtype=bool)
-        self._carry = (keys, env_states, active, obs, state, avail)
+        keys, env_states, obs, state, avail = self._kernel.reset(keys)
+        self._carry = (keys, env_states, jnp.ones(self.num_envs, dtype=bool), obs, state, avail)
         obs, state, avail = jax.device_get((obs, state, avail))
         return Reset(obs=np.asarray(obs), state=np.asarray(state), avail=np.asarray(avail))
 
@@ -231,8 +233,8 @@ class SMAXVecEnv:
         actions = np.asarray(actions)
         if actions.shape != (self.num_envs, self.spec.n_agents):
             raise ValueError(f"SMAX actions must have shape {(self.num_envs, self.spec.n_agents)}, got {actions.shape}")
-        self._carry, packed = self._step_fn(*self._carry, jnp.asarray(actions, dtype=jnp.int32))
-        return self._unpack(np.asarray(packed))
+        self._carry, packed = self._kernel.step(*self._carry, jnp.asarray(actions, dtype=jnp.int32), self._limit)
+        return self._kernel.unpack(np.asarray(packed))
 
     def versions(self) -> dict[str, str]:
         from importlib.metadata import version
@@ -241,4 +243,3 @@ class SMAXVecEnv:
 
     def close(self) -> None:
         self._carry = None
-

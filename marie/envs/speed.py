@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--agent_conf", default=None)
     parser.add_argument("--num_envs", type=int, default=1)
     parser.add_argument("--steps", type=int, default=5000)
-    parser.add_argument("--vectorize", default="process", choices=("process", "serial"))
+    parser.add_argument("--vectorize", default="auto", choices=("auto", "process", "serial"))
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     try:
@@ -69,7 +69,9 @@ def main(argv: list[str] | None = None) -> None:
         result = measure(env, args.steps, args.seed)
     finally:
         env.close()
-    vec = "jax.vmap" if args.env == "smax" else (args.vectorize if args.num_envs > 1 else "in-process")
+    vec = {"SMAXVecEnv": "jax.vmap", "SerialVecEnv": "serial", "ProcVecEnv": "processes"}.get(
+        type(env).__name__, "in-process"
+    )
     print(
         f"{args.env} {env.spec.map_name} num_envs={args.num_envs} ({vec}): {result['steps_per_s']:,.0f} env steps/s "
         f"({result['steps']} steps, {result['episodes']} episodes ended, {result['wall_s']:.1f} s)"

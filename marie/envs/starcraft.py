@@ -159,7 +159,9 @@ class StarCraftEnv(SingleCopyEnv):
         except PackageNotFoundError:
             out["smac"] = "not installed"
         factory = self._factory
-        out["smac_env"] = f"{getattr(factory, '__module__', '?')}.{getattr(factory, '__qualname__', type(factory).__name__)}"
+        out["smac_env"] = (
+            f"{getattr(factory, '__module__', '?')}.{getattr(factory, '__qualname__', type(factory).__name__)}"
+        )
         return out
 
     def close(self) -> None:

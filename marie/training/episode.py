@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from typing import Protocol, Sequence
 
@@ -51,7 +52,9 @@ class ActingAgent(Protocol):
 
 
 def collect_episodes(env: VecEnv, agent: ActingAgent, seeds: Sequence[int], mode: str) -> list[Episode]:
-    """Run one episode in every env copy (seeded ``seeds[i]``) and return them in copy order."""
+    """Run one episode in every env copy (seeded ``seeds[i]``) and return the finished ones in copy order.
+
+    A copy that goes inactive without an end (a simulator crash and restart) is dropped with a warning."""
     spec = env.spec
     reset = env.reset(seeds)
     n_envs = env.num_envs
@@ -62,13 +65,18 @@ def collect_episodes(env: VecEnv, agent: ActingAgent, seeds: Sequence[int], mode
         {k: [] for k in ("obs", "state", "avail", "actions", "reward", "done", "fake")} for _ in range(n_envs)
     ]
     finished: list[Episode | None] = [None] * n_envs
+    dropped = np.zeros(n_envs, dtype=bool)  # episodes a simulator crash discarded (SMAC restarts SC2)
     score_sum = np.zeros(n_envs, dtype=np.float64)
-    while any(ep is None for ep in finished):
+    while any(ep is None and not drop for ep, drop in zip(finished, dropped)):
         acting_obs = np.where(agent_done[..., None], 0.0, obs).astype(np.float32)
         actions = agent.act(acting_obs, avail, mode)
         step = env.step(actions)
         for i in range(n_envs):
-            if finished[i] is not None or not step.active[i]:
+            if finished[i] is not None or dropped[i]:
+                continue
+            if not step.active[i]:
+                dropped[i] = True
+                print(f"warning: env copy {i} discarded its episode (simulator restart)", file=sys.stderr)
                 continue
             buf = buffers[i]
             over = bool(step.terminated[i] or step.truncated[i])
@@ -85,7 +93,7 @@ def collect_episodes(env: VecEnv, agent: ActingAgent, seeds: Sequence[int], mode
                 finished[i] = _finish(buf, step, i, score_sum[i], spec.has_win, spec.env == "football")
         agent_done = agent_done | step.agent_done
         obs, state, avail = step.obs, step.state, step.avail
-    return finished  # type: ignore[return-value]
+    return [ep for ep in finished if ep is not None]
 
 
 def _finish(buf: dict[str, list], step, i: int, score_sum: float, has_win: bool, summed_score: bool) -> Episode:
