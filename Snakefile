@@ -1,8 +1,8 @@
 """MARIE reproduction workflow: suite YAML -> one `marie train` job per run -> collect -> figures, tables, report.
 
-    snakemake --cores 8                              # default target `figures` of the quick suite
-    snakemake --cores 8 --config suite=paper_smac    # another suite (experiments/suites/<name>.yaml)
-    snakemake --cores 1 report                       # self-contained HTML report of the suite
+snakemake --cores 8                              # default target `figures` of the quick suite
+snakemake --cores 8 --config suite=paper_smac    # another suite (experiments/suites/<name>.yaml)
+snakemake --cores 1 report                       # self-contained HTML report of the suite
 """
 
 
@@ -10,7 +10,14 @@ configfile: "experiments/config.yaml"
 
 
 include: "experiments/rules/common.smk"
-include: "experiments/rules/containers.smk"
+
+
+# container images (`snakemake images`), owned by containers/; included when present
+if Path("experiments/rules/containers.smk").exists():
+
+    include: "experiments/rules/containers.smk"
+
+
 include: "experiments/rules/train.smk"
 include: "experiments/rules/collect.smk"
 include: "experiments/rules/figures.smk"
@@ -20,17 +27,17 @@ include: "experiments/rules/report.smk"
 report: "experiments/report/workflow.rst"
 
 
+# Default target: every figure and table of the selected suite, the reproduction report and marl-eval JSON.
 rule figures:
-    """Default target: every figure and table of the selected suite, the reproduction report and marl-eval JSON."""
+    default_target: True
     input:
         FIGURES,
         TABLES,
         f"{OUT}/report.md",
         f"{OUT}/marl_eval.json",
-    default_target: True
 
 
+# Only the tables (final performance per map x method, aggregates across maps, provenance).
 rule table:
-    """Only the tables (final performance per map x method, aggregates across maps)."""
     input:
         TABLES,

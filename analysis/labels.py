@@ -46,7 +46,7 @@ EVAL_MODE_LABELS = {
     "standard": "standard protocol (32 greedy episodes per evaluation)",
 }
 
-BAND_LABELS = {"sd": "mean \u00b1 1 s.d. across seeds", "minmax": "mean, band = min..max across seeds"}
+BAND_LABELS = {"sd": "\u00b11 standard deviation across seeds", "minmax": "min..max across seeds"}
 
 
 def env_label(env: str) -> str:
@@ -76,3 +76,12 @@ def format_steps(steps: float) -> str:
     if steps >= 1000 and steps % 100 == 0:
         return f"{steps / 1000:g}K"
     return str(steps)
+
+
+def figure_title(fig, lines: list[str], fontsize: int = 10) -> None:
+    """A suptitle wrapped to the figure's width, so long captions are never cut off."""
+    import textwrap
+
+    width = max(40, int(fig.get_figwidth() * 72 / (0.55 * fontsize)))
+    text = "\n".join(textwrap.fill(line, width) for line in lines)
+    fig.suptitle(text, fontsize=fontsize)

@@ -17,10 +17,13 @@ rule collect:
         ),
     log:
         f"{RESULTS}/logs/{SUITE.name}/collect.log",
+    container:
+        ANALYSIS_IMAGE
     params:
-        runs=f"{RESULTS}/runs/{SUITE.name}",
+        # results/runs/<suite>, the root of <env>/<map>/<algo>/seed<k>/COMPLETED
+        runs=lambda wildcards, input: Path(input.markers[0]).parents[4],
     shell:
-        "{ANALYSIS} collect --suite {input.suite} --runs {params.runs} --out {output.metrics} "
+        "python -m analysis collect --suite {input.suite} --runs {params.runs} --out {output.metrics} "
         "--provenance {output.provenance} --provenance {output.provenance_md} "
         "--provenance {output.provenance_html} > {log} 2>&1"
 
@@ -32,5 +35,7 @@ rule marl_eval:
         f"{OUT}/marl_eval.json",
     log:
         f"{RESULTS}/logs/{SUITE.name}/marl_eval.log",
+    container:
+        ANALYSIS_IMAGE
     shell:
-        "{ANALYSIS} marl-eval --metrics {input.metrics} --out {output} > {log} 2>&1"
+        "python -m analysis marl-eval --metrics {input.metrics} --out {output} > {log} 2>&1"

@@ -2,17 +2,23 @@
 import json
 import os
 import shlex
-import sys
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
 
 from analysis.suite import ConfigError, load_config, load_suite, train_args
+from containers.images import (
+    ContainerConfigError,
+    ContainerSettings,
+    image_digest,
+    image_for,
+)
 
 try:
     config.update(load_config(config))
     SUITE = load_suite(config["suite"])
-except ConfigError as error:
+    CONTAINERS = ContainerSettings.from_config(config)
+except (ConfigError, ContainerConfigError) as error:
     raise WorkflowError(f"invalid configuration: {error}") from None
 
 RESULTS = "results"
@@ -20,7 +26,8 @@ OUT = f"{RESULTS}/{SUITE.name}"
 RUNS = SUITE.runs
 ENVS = SUITE.envs
 BASELINES = sorted(str(p) for p in Path("results/baselines").glob("*.csv"))
-ANALYSIS = f"{sys.executable} -m analysis"
+# Analysis steps run in the `cpu` image on a cluster (apptainer); locally with the Python on PATH.
+ANALYSIS_IMAGE = image_for("cpu", CONTAINERS)
 
 
 wildcard_constraints:
@@ -65,6 +72,16 @@ def scheduling_threads(wildcards):
     return min(cores, threads * oversubscription)
 
 
+def train_image(wildcards):
+    """The container image of a training job: one image per env family (containers/images.py)."""
+    return image_for(wildcards.env, CONTAINERS)
+
+
+def train_image_digest_of(wildcards):
+    """sha256 of the job's image where it can be known here ("" otherwise); marie records it in provenance.json."""
+    return image_digest(wildcards.env, CONTAINERS)
+
+
 def train_command(wildcards):
     run = run_of(wildcards)
     args = train_args(run, run.run_dir(RESULTS))
@@ -94,9 +111,17 @@ def baseline_args():
     return shlex.join([arg for path in BASELINES for arg in ("--baseline", path)])
 
 
-CURVE_FIGURES = expand(f"{OUT}/figures/learning_curves_{{env}}.{{ext}}", env=ENVS, ext=["png", "pdf"])
+CURVE_FIGURES = expand(
+    f"{OUT}/figures/learning_curves_{{env}}.{{ext}}", env=ENVS, ext=["png", "pdf"]
+)
 AGGREGATE_FIGURES = expand(
-    f"{OUT}/figures/{{name}}.{{ext}}", name=["aggregates", "probability_of_improvement"], ext=["png", "pdf"]
+    f"{OUT}/figures/{{name}}.{{ext}}",
+    name=["aggregates", "probability_of_improvement"],
+    ext=["png", "pdf"],
 )
 FIGURES = CURVE_FIGURES + AGGREGATE_FIGURES
-TABLES = expand(f"{OUT}/tables/{{name}}.{{ext}}", name=["final_performance", "aggregates", "provenance"], ext=["csv", "md"])
+TABLES = expand(
+    f"{OUT}/tables/{{name}}.{{ext}}",
+    name=["final_performance", "aggregates", "provenance"],
+    ext=["csv", "md"],
+)

@@ -18,11 +18,13 @@ rule learning_curves:
         pdf=f"{OUT}/figures/learning_curves_{{env}}.pdf",
     log:
         f"{RESULTS}/logs/{SUITE.name}/learning_curves_{{env}}.log",
+    container:
+        ANALYSIS_IMAGE
     params:
         options=analysis_options(),
         baselines=baseline_args(),
     shell:
-        "{ANALYSIS} curves --suite {input.suite} --metrics {input.metrics} {params.baselines} {params.options} "
+        "python -m analysis curves --suite {input.suite} --metrics {input.metrics} {params.baselines} {params.options} "
         "--env {wildcards.env} --out {output.png} --out {output.pdf} > {log} 2>&1"
 
 
@@ -42,11 +44,13 @@ rule final_table:
         ),
     log:
         f"{RESULTS}/logs/{SUITE.name}/final_table.log",
+    container:
+        ANALYSIS_IMAGE
     params:
         options=analysis_options(),
         baselines=baseline_args(),
     shell:
-        "{ANALYSIS} table --suite {input.suite} --metrics {input.metrics} {params.baselines} {params.options} "
+        "python -m analysis table --suite {input.suite} --metrics {input.metrics} {params.baselines} {params.options} "
         "--out {output.csv} --out {output.md} --out {output.html} > {log} 2>&1"
 
 
@@ -82,11 +86,13 @@ rule aggregates:
         poi_pdf=f"{OUT}/figures/probability_of_improvement.pdf",
     log:
         f"{RESULTS}/logs/{SUITE.name}/aggregates.log",
+    container:
+        ANALYSIS_IMAGE
     params:
         options=analysis_options(),
         baselines=baseline_args(),
     shell:
-        "{ANALYSIS} aggregates --suite {input.suite} --metrics {input.metrics} {params.baselines} "
+        "python -m analysis aggregates --suite {input.suite} --metrics {input.metrics} {params.baselines} "
         "{params.options} --out {output.csv} --out {output.md} --out {output.html} "
         "--figure {output.png} --figure {output.pdf} --poi-figure {output.poi_png} --poi-figure {output.poi_pdf} "
         "> {log} 2>&1"
@@ -108,6 +114,8 @@ rule reproduction_report:
         ),
     log:
         f"{RESULTS}/logs/{SUITE.name}/reproduction_report.log",
+    container:
+        ANALYSIS_IMAGE
     shell:
-        "{ANALYSIS} report --suite {input.suite} --table {input.table} --aggregates {input.aggregates} "
+        "python -m analysis report --suite {input.suite} --table {input.table} --aggregates {input.aggregates} "
         "--provenance {input.provenance} --out {output.md} --out {output.html} > {log} 2>&1"

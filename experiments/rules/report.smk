@@ -15,10 +15,12 @@ rule report:
         f"{OUT}/report.html",
     log:
         f"{RESULTS}/logs/{SUITE.name}/report.log",
+    container:
+        ANALYSIS_IMAGE
     params:
         snakefile=workflow.main_snakefile,
         suite=SUITE.name,
     shell:
         # A second Snakemake renders the report from this workflow's metadata; it only reads, hence --nolock.
-        "{sys.executable} -m snakemake --snakefile {params.snakefile} --config suite={params.suite} "
+        "python -m snakemake --snakefile {params.snakefile} --config suite={params.suite} "
         "--nolock --report {output} > {log} 2>&1"

@@ -10,15 +10,19 @@ rule train:
         f"{RESULTS}/logs/{SUITE.name}/{{env}}/{{map}}/{{algo}}/seed{{seed}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/{SUITE.name}/{{env}}/{{map}}/{{algo}}/seed{{seed}}.tsv"
-    params:
-        command=train_command,
-        threads=lambda wildcards: run_of(wildcards).threads,
+    retries: config["max_retries"]
+    container:
+        train_image
     threads: scheduling_threads
     resources:
         gpu=lambda wildcards: run_of(wildcards).gpu,
         mem_mb=lambda wildcards: run_of(wildcards).mem_mb,
         runtime=lambda wildcards: run_of(wildcards).runtime,
-    retries: config["max_retries"]
+    params:
+        command=train_command,
+        threads=lambda wildcards: run_of(wildcards).threads,
+        image_digest=train_image_digest_of,
     shell:
         "OMP_NUM_THREADS={params.threads} MKL_NUM_THREADS={params.threads} "
+        "MARIE_IMAGE_DIGEST={params.image_digest:q} "
         "{params.command} >> {log} 2>&1"

@@ -1,0 +1,133 @@
+"""Figures, the final table and its verdicts, the reproduction report and the marl-eval export."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from PIL import Image
+
+from analysis.__main__ import main
+from analysis.stats import Interval
+from analysis.table import Measured, compare, position
+
+REPO = Path(__file__).resolve().parents[2]
+BASELINES = [str(p) for p in sorted((REPO / "results" / "baselines").glob("*.csv"))]
+
+
+def reported(env="starcraft", step=100000, value=0.8, spread=0.1, eval_mode="paper", simulator="SMAC (StarCraft II)"):
+    return pd.Series(
+        {"env": env, "step": step, "value": value, "spread": spread, "eval_mode": eval_mode, "simulator": simulator}
+    )
+
+
+def measured(low, high, budget=100000, mode="paper"):
+    return Measured("MARIE", "this suite", np.array([low, high]), budget, mode, Interval((low + high) / 2, low, high))
+
+
+def test_position_against_reported_spread():
+    assert position(Interval(0.75, 0.72, 0.78), 0.8, 0.1) == "within"
+    assert position(Interval(0.95, 0.91, 0.99), 0.8, 0.1) == "above"
+    assert position(Interval(0.5, 0.4, 0.69), 0.8, 0.1) == "below"
+
+
+def test_verdict_only_where_protocol_matches():
+    assert compare(measured(0.7, 0.9), "starcraft", reported()) == ("within the reported spread", "")
+    assert compare(measured(0.2, 0.3), "starcraft", reported())[0] == "below the reported spread"
+    verdict, indicative = compare(measured(0.2, 0.3, budget=20000), "smax", reported())
+    assert verdict == "not comparable: budget 20K vs 100K, SMAX vs SMAC" and indicative == ""
+    verdict, indicative = compare(measured(0.2, 0.3), "smax", reported())
+    assert verdict == "not comparable: SMAX vs SMAC"
+    assert indicative == "below the reported spread (indicative only: SMAX vs SMAC)"
+    assert compare(measured(0.7, 0.9, mode="standard"), "starcraft", reported())[0] == (
+        "not comparable: eval mode standard vs paper"
+    )
+
+
+def _run(*args) -> None:
+    assert main([str(a) for a in args]) == 0
+
+
+def test_figures_are_written_and_not_blank(tmp_path, quick_metrics):
+    common = ["--suite", "quick", "--metrics", quick_metrics, *sum((["--baseline", b] for b in BASELINES), [])]
+    for env in ("smax", "pettingzoo", "mamujoco"):
+        _run("curves", *common, "--env", env, "--out", tmp_path / f"c_{env}.png", "--out", tmp_path / f"c_{env}.pdf")
+    _run(
+        "aggregates", *common, "--out", tmp_path / "a.csv", "--figure", tmp_path / "a.png",
+        "--figure", tmp_path / "a.pdf", "--poi-figure", tmp_path / "p.png",
+    )
+    for name in ("c_smax", "c_pettingzoo", "c_mamujoco", "a", "p"):
+        image = np.asarray(Image.open(tmp_path / f"{name}.png").convert("L"))
+        assert image.shape[0] > 200 and image.shape[1] > 200
+        assert (image < 128).mean() > 0.005, f"{name}.png looks blank"
+    for name in ("c_smax", "c_mamujoco", "a"):
+        assert (tmp_path / f"{name}.pdf").read_bytes().startswith(b"%PDF")
+    aggregates = pd.read_csv(tmp_path / "a.csv")
+    assert set(aggregates["env"]) == {"smax"}  # returns are not aggregated without fixed normalisation ranges
+    assert {"IQM", "median", "mean", "P(improvement)"} <= set(aggregates["statistic"])
+
+
+def test_return_families_aggregate_with_fixed_ranges(tmp_path, quick_metrics):
+    ranges = json.dumps({"simple_spread_v3": [-60, -10], "HalfCheetah-2x3": [-60, -10]})
+    _run("aggregates", "--suite", "quick", "--metrics", quick_metrics, "--normalisation", ranges,
+         "--out", tmp_path / "a.csv")
+    assert set(pd.read_csv(tmp_path / "a.csv")["env"]) == {"smax", "pettingzoo", "mamujoco"}
+
+
+def test_final_table_labels_smax_and_states_both_budgets(tmp_path, quick_metrics):
+    args = ["table", "--suite", "quick", "--metrics", quick_metrics, *sum((["--baseline", b] for b in BASELINES), [])]
+    _run(*args, "--out", tmp_path / "t.csv", "--out", tmp_path / "t.md", "--out", tmp_path / "t.html")
+    table = pd.read_csv(tmp_path / "t.csv", keep_default_na=False)
+    marie_3m = table[(table["env"] == "smax") & (table["map"] == "3m") & (table["method"] == "MARIE")].iloc[0]
+    assert int(marie_3m["budget"]) == 20000 and int(marie_3m["reported_budget"]) == 100000
+    assert marie_3m["verdict"] == "not comparable: budget 20K vs 100K, SMAX vs SMAC"
+    assert float(marie_3m["ci95_low"]) <= float(marie_3m["mean"]) <= float(marie_3m["ci95_high"])
+    md = (tmp_path / "t.md").read_text()
+    smax_lines = [line for line in md.splitlines() if "| 3m |" in line or "| 2s3z |" in line]
+    assert smax_lines and all(line.startswith("| SMAX stand-in |") for line in smax_lines)
+    assert "<table" in (tmp_path / "t.html").read_text()
+
+
+def test_reproduction_report_and_marl_eval(tmp_path, quick_metrics):
+    base = ["--suite", "quick", "--metrics", quick_metrics, *sum((["--baseline", b] for b in BASELINES), [])]
+    _run("table", *base, "--out", tmp_path / "t.csv")
+    _run("aggregates", *base, "--out", tmp_path / "a.csv")
+    prov = tmp_path / "p.csv"
+    pd.DataFrame([{"env": "smax", "git_sha": "abc1234"}]).to_csv(prov, index=False)
+    _run("report", "--suite", "quick", "--table", tmp_path / "t.csv", "--aggregates", tmp_path / "a.csv",
+         "--provenance", prov, "--out", tmp_path / "r.md", "--out", tmp_path / "r.html")
+    text = (tmp_path / "r.md").read_text()
+    for expected in ("## What differs from the paper", "SMAX (JaxMARL), a stand-in", "budget 20K env steps vs the paper's 100K",
+                     "## How verdicts are decided", "### 3m (SMAX stand-in)", "git_sha: abc1234"):
+        assert expected in text
+    assert "<table>" in (tmp_path / "r.html").read_text()
+    _run("marl-eval", "--metrics", quick_metrics, "--out", tmp_path / "m.json")
+    data = json.loads((tmp_path / "m.json").read_text())
+    run = data["smax"]["3m"]["marie"]["seed_1"]
+    assert run["step_0"]["step_count"] == 0 and len(run["step_0"]["win_rate"]) == 1
+    assert run["absolute_metrics"]["win_rate"] == run[f"step_{len(run) - 2}"]["win_rate"]
+
+
+def test_runs_of_a_new_registered_algorithm_enter_every_output(tmp_path):
+    """A suite naming a runnable baseline (here `vdn`) gets it in curves, table and aggregates, like MARIE."""
+    import yaml
+    from fake_runs import write_suite_runs
+
+    from analysis.aggregates import aggregate_table
+    from analysis.collect import collect
+    from analysis.evidence import load_evidence
+    from analysis.suite import load_suite
+    from analysis.table import final_table
+
+    data = yaml.safe_load((REPO / "experiments/suites/smoke.yaml").read_text())
+    data["algos"]["vdn"] = {}
+    suite_path = tmp_path / "withvdn.yaml"
+    suite_path.write_text(yaml.safe_dump(data))
+    suite = load_suite(suite_path)
+    write_suite_runs(tmp_path, suite)
+    collect(tmp_path / "results/runs/withvdn", tmp_path / "m.csv", suite)
+    evidence = load_evidence(suite, tmp_path / "m.csv", [])
+    assert "VDN" in set(evidence.curves["method"])
+    assert "VDN" in set(final_table(evidence, n_boot=100)["method"])
+    aggregates, _ = aggregate_table(evidence, {}, n_boot=100)
+    assert ((aggregates["statistic"] == "P(improvement)") & (aggregates["versus"] == "VDN")).any()

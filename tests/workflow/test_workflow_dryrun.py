@@ -1,0 +1,146 @@
+"""Dry-runs of every suite, lint and formatting, config validation, and how jobs are assembled."""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import shutil
+
+import pytest
+import yaml
+from workflow_helpers import REPO, VENV_BIN, copy_workflow, snakemake
+
+from analysis.suite import available_suites, load_suite
+
+
+@pytest.mark.parametrize("suite", available_suites())
+def test_every_suite_dry_runs(workflow_copy, suite):
+    result = snakemake(workflow_copy, "-n", "--cores", "8", "--config", f"suite={suite}")
+    assert result.returncode == 0, result.stderr[-2000:]
+    jobs = dict(re.findall(r"^(\w+)\s+(\d+)$", result.stdout, flags=re.M))
+    assert int(jobs["train"]) == len(load_suite(suite).runs)
+    assert int(jobs["collect"]) == 1
+
+
+def test_quick_suite_is_the_default_and_covers_the_required_maps():
+    suite = load_suite("quick")
+    maps = {(r.env, r.map) for r in suite.runs}
+    assert {("smax", "3m"), ("smax", "2s3z"), ("pettingzoo", "simple_spread_v3"), ("mamujoco", "HalfCheetah-2x3")} <= maps
+    assert {"marie", "mappo"} <= set(suite.algos) and len(suite.seeds) >= 2
+    assert yaml.safe_load((REPO / "experiments/config.yaml").read_text())["suite"] == "quick"
+
+
+def test_lint_reports_nothing(workflow_copy):
+    result = snakemake(workflow_copy, "--lint")
+    assert result.returncode == 0
+    assert "Congratulations, your workflow is in a good condition!" in result.stdout + result.stderr
+    assert "Lints for" not in result.stdout + result.stderr
+
+
+def test_snakefmt_check_passes():
+    files = [str(REPO / "Snakefile"), *map(str, sorted((REPO / "experiments/rules").glob("*.smk")))]
+    import subprocess
+
+    result = subprocess.run([str(VENV_BIN / "snakefmt"), "--check", *files], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+
+
+def test_train_commands_follow_the_suite_and_cli_syntax(workflow_copy):
+    result = snakemake(workflow_copy, "-n", "-p", "--cores", "8", "--config", "suite=paper_smac")
+    assert result.returncode == 0, result.stderr[-2000:]
+    commands = [line for line in result.stdout.splitlines() if "marie train" in line]
+    assert len(commands) == 52
+    hard = next(c for c in commands if "--env_name 3s_vs_5z" in c and "--seed 1 " in c)
+    assert "--steps 200000 --preset paper --eval-mode paper --threads 4 --device cuda" in hard
+    assert "--tokenizer vq --decay 0.8 --sample_temp inf --ce_for_av --temperature 2.0" in hard
+    assert "--out-dir results/runs/paper_smac/starcraft/3s_vs_5z/marie/seed1" in hard
+    assert all("--ce_for_r" in c for c in commands if "--env_name 2m_vs_1z" in c)
+    assert not any("--ce_for_r" in c for c in commands if "--env_name 3m " in c)
+    assert "gpu=1" in result.stdout
+
+
+def test_mamujoco_map_is_split_into_scenario_and_partition(workflow_copy):
+    result = snakemake(workflow_copy, "-n", "-p", "--cores", "2", "--config", "suite=quick")
+    assert "--env mamujoco --env_name HalfCheetah --agent_conf 2x3" in result.stdout
+
+
+def test_cores_beyond_the_machine_do_not_oversubscribe(workflow_copy):
+    cpus = len(os.sched_getaffinity(0))
+    result = snakemake(workflow_copy, "-n", "--cores", "8", "--config", "suite=quick")
+    threads = {int(t) for t in re.findall(r"^\s+threads: (\d+)$", result.stdout, flags=re.M)}
+    # each quick job really uses 1 thread; it reserves ceil(8 / cpus) of the 8 cores -> at most `cpus` jobs at once
+    assert threads == {min(8, math.ceil(8 / cpus))}
+    assert "--threads 1 " in snakemake(workflow_copy, "-n", "-p", "--cores", "8").stdout
+
+
+def _broken_suite(tmp_path, mutate) -> str:
+    copy = copy_workflow(tmp_path)
+    path = copy / "experiments/suites/quick.yaml"
+    data = yaml.safe_load(path.read_text())
+    mutate(data)
+    path.write_text(yaml.safe_dump(data))
+    result = snakemake(copy, "-n", "--cores", "1")
+    assert result.returncode != 0
+    return result.stdout + result.stderr
+
+
+def test_unknown_suite_key_is_rejected(tmp_path):
+    out = _broken_suite(tmp_path, lambda d: d.update(budget=5))
+    assert "experiments/suites/quick.yaml: unknown key 'budget'" in out
+
+
+def test_unknown_map_is_rejected(tmp_path):
+    out = _broken_suite(tmp_path, lambda d: d["maps"][0].update(map="4m"))
+    assert "maps[0].map: '4m' is not one of 3m, 2s3z" in out
+
+
+@pytest.mark.parametrize(
+    "seeds, message",
+    [([1, 1], "seeds: [1, 1] has non-unique elements"), ([-1], "seeds[0]: -1 is less than the minimum of 0"),
+     ([], "seeds: [] should be non-empty"), ("two", "seeds: 'two' is not of type 'array'")],
+)
+def test_bad_seeds_are_rejected(tmp_path, seeds, message):
+    assert message in _broken_suite(tmp_path, lambda d: d.update(seeds=seeds))
+
+
+def test_unknown_config_key_and_suite_are_rejected(workflow_copy):
+    out = snakemake(workflow_copy, "-n", "--cores", "1", "--config", "sute=quick")
+    assert out.returncode != 0 and "unknown key 'sute'" in out.stdout + out.stderr
+    out = snakemake(workflow_copy, "-n", "--cores", "1", "--config", "suite=paper")
+    assert out.returncode != 0 and "unknown suite 'paper'; valid suites: paper_mamujoco, paper_smac" in out.stdout + out.stderr
+
+
+def test_slurm_profile_asks_for_gpus_and_apptainer(workflow_copy, tmp_path):
+    # Apptainer is not installed here; a stub that answers --version lets Snakemake plan the jobs.
+    stub = tmp_path / "bin"
+    stub.mkdir()
+    (stub / "apptainer").write_text("#!/bin/sh\necho 'apptainer version 1.3.4'\n")
+    (stub / "apptainer").chmod(0o755)
+    profile = str(REPO / "experiments/profiles/slurm")
+    result = snakemake(workflow_copy, "-n", "--profile", profile, "--config", "suite=paper_smac", extra_path=str(stub))
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.count("gpu=1") == 52
+    settings = yaml.safe_load((REPO / "experiments/profiles/slurm/config.yaml").read_text())
+    assert settings["executor"] == "slurm" and settings["software-deployment-method"] == "apptainer"
+    assert settings["apptainer-args"] == "--nv --cleanenv"
+
+
+@pytest.mark.skipif(shutil.which("true") is None, reason="needs a POSIX shell")
+def test_default_profile_dry_runs(workflow_copy):
+    result = snakemake(workflow_copy, "-n", "--profile", str(REPO / "experiments/profiles/default"))
+    assert result.returncode == 0, result.stderr[-2000:]
+
+
+def test_a_registered_algorithm_runs_like_marie_when_a_suite_names_it(tmp_path):
+    """Adding a runnable baseline: register it with `marie train --algo NAME`, then name it in a suite."""
+    copy = copy_workflow(tmp_path)
+    path = copy / "experiments/suites/quick.yaml"
+    data = yaml.safe_load(path.read_text())
+    data["algos"]["mamba"] = {"flags": {"set": {"mamba.horizon": 15}}}
+    path.write_text(yaml.safe_dump(data))
+    result = snakemake(copy, "-n", "-p", "--cores", "2")
+    assert result.returncode == 0, result.stderr[-2000:]
+    mamba = [line for line in result.stdout.splitlines() if "--algo mamba" in line]
+    assert len(mamba) == 8  # 4 maps x 2 seeds
+    assert all("--set mamba.horizon=15" in line and "/mamba/seed" in line for line in mamba)

@@ -1,0 +1,40 @@
+"""Helpers for workflow tests: run the real Snakemake of the venv on a private copy of the workflow."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+VENV_BIN = REPO / ".venv" / "bin"
+SNAKEMAKE = VENV_BIN / "snakemake"
+WORKFLOW_FILES = ["Snakefile", "experiments", "analysis", "containers/images.py", "results/reference", "results/baselines"]
+
+sys.path.insert(0, str(REPO / "tests" / "analysis"))
+
+
+def copy_workflow(dest: Path) -> Path:
+    """The workflow (Snakefile, rules, suites, analysis code, reference and baseline data) copied to dest."""
+    for name in WORKFLOW_FILES:
+        source = REPO / name
+        target = dest / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if source.is_dir():
+            shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__"))
+        elif source.exists():
+            shutil.copy2(source, target)
+    return dest
+
+
+def snakemake(cwd: Path, *args: str, timeout: int = 300, extra_path: str = "") -> subprocess.CompletedProcess:
+    """Run .venv/bin/snakemake with the venv's bin first on PATH (so `marie` and `python` resolve)."""
+    env = dict(os.environ)
+    env["PATH"] = os.pathsep.join(p for p in (extra_path, str(VENV_BIN), env.get("PATH", "")) if p)
+    env.setdefault("MPLBACKEND", "Agg")
+    env["OMP_NUM_THREADS"] = "1"
+    return subprocess.run(
+        [str(SNAKEMAKE), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
+    )
