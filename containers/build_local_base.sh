@@ -6,13 +6,14 @@
 #     the host's extra CA certificates (TLS-intercepting proxies) and a local wheel directory.
 # On a normal machine with Docker Hub access none of this is needed (see docs/containers.md).
 #
-# Usage: containers/build_local_base.sh {all|start|base|wheels|args|stop}
+# Usage: containers/build_local_base.sh {all|start|base|wheels|args|stop|stop-wheels}
 #   all     start + base (default)
 #   start   start dockerd in the background unless a daemon already answers
 #   base    debootstrap bookworm and import it as $MARIE_LOCAL_BASE (skipped if it exists)
 #   wheels  serve $MARIE_LOCAL_WHEELS over http://127.0.0.1:$MARIE_WHEEL_PORT for pip --find-links
 #   args    print KEY=VALUE build args for containers/build_image.py (one per line)
 #   stop    stop the wheel server and the dockerd that this script started
+#   stop-wheels  stop only the wheel server
 set -euo pipefail
 
 STATE_DIR="${MARIE_LOCAL_STATE:-/tmp/marie-local-docker}"
@@ -93,9 +94,9 @@ print_args() {
   fi
 }
 
-stop_all() {
+stop_started() {
   local f pid
-  for f in wheels dockerd; do
+  for f in "$@"; do
     [ -f "$STATE_DIR/$f.pid" ] || continue
     pid=$(cat "$STATE_DIR/$f.pid")
     if kill -0 "$pid" 2>/dev/null; then
@@ -113,6 +114,7 @@ case "${1:-all}" in
   base) build_base ;;
   wheels) serve_wheels ;;
   args) print_args ;;
-  stop) stop_all ;;
-  *) die "unknown command '${1}'; valid: all, start, base, wheels, args, stop" ;;
+  stop) stop_started wheels dockerd ;;
+  stop-wheels) stop_started wheels ;;
+  *) die "unknown command '${1}'; valid: all, start, base, wheels, args, stop, stop-wheels" ;;
 esac
