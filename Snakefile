@@ -10,14 +10,8 @@ configfile: "experiments/config.yaml"
 
 
 include: "experiments/rules/common.smk"
-
-
-# container images (`snakemake images`), owned by containers/; included when present
-if Path("experiments/rules/containers.smk").exists():
-
-    include: "experiments/rules/containers.smk"
-
-
+# container images (`snakemake images`) and the image of each training job
+include: "experiments/rules/containers.smk"
 include: "experiments/rules/train.smk"
 include: "experiments/rules/collect.smk"
 include: "experiments/rules/figures.smk"

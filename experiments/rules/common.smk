@@ -10,7 +10,6 @@ from analysis.suite import ConfigError, load_config, load_suite, train_args
 from containers.images import (
     ContainerConfigError,
     ContainerSettings,
-    image_digest,
     image_for,
 )
 
@@ -75,11 +74,6 @@ def scheduling_threads(wildcards):
 def train_image(wildcards):
     """The container image of a training job: one image per env family (containers/images.py)."""
     return image_for(wildcards.env, CONTAINERS)
-
-
-def train_image_digest_of(wildcards):
-    """sha256 of the job's image where it can be known here ("" otherwise); marie records it in provenance.json."""
-    return image_digest(wildcards.env, CONTAINERS)
 
 
 def train_command(wildcards):

@@ -51,7 +51,7 @@ train_image_digest = lambda wildcards: (
 _BUILD = build_command(IMAGE_SETTINGS)
 
 
-# The build rules run on the submitting host, not in a container (so `snakemake --lint` asks for one).
+# The build rules run on the submitting host, never in a container.
 rule images:
     input:
         [IMAGE_SETTINGS.record_path(family) for family in IMAGE_SETTINGS.build],
@@ -70,8 +70,11 @@ rule build_base_image:
     localrule: True
     params:
         build=_BUILD,
-    shell:
-        "{params.build} base --variant {wildcards.variant} --record {output} > {log} 2>&1"
+    run:
+        # `run:` rather than `shell:`: the build runs on the host by design, and a run directive needs no container.
+        shell(
+            "{params.build} base --variant {wildcards.variant} --record {output} > {log} 2>&1"
+        )
 
 
 rule build_env_image:
@@ -88,5 +91,7 @@ rule build_env_image:
     localrule: True
     params:
         build=_BUILD,
-    shell:
-        "{params.build} {wildcards.family} --variant {wildcards.variant} --record {output} > {log} 2>&1"
+    run:
+        shell(
+            "{params.build} {wildcards.family} --variant {wildcards.variant} --record {output} > {log} 2>&1"
+        )

@@ -21,7 +21,7 @@ rule train:
     params:
         command=train_command,
         threads=lambda wildcards: run_of(wildcards).threads,
-        image_digest=train_image_digest_of,
+        image_digest=train_image_digest,
     shell:
         "OMP_NUM_THREADS={params.threads} MKL_NUM_THREADS={params.threads} "
         "MARIE_IMAGE_DIGEST={params.image_digest:q} "

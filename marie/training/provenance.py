@@ -53,7 +53,7 @@ def collect(env_versions: dict[str, str], argv: list[str]) -> dict[str, Any]:
         "torch_threads": torch.get_num_threads(),
         "env_versions": env_versions,
         "container_image": os.environ.get("MARIE_IMAGE"),
-        "container_image_digest": os.environ.get("MARIE_IMAGE_DIGEST"),
+        "container_image_digest": os.environ.get("MARIE_IMAGE_DIGEST") or None,  # empty: no image was used
         "sc2_build": os.environ.get("SC2_BUILD"),
         "host": socket.gethostname(),
         "platform": platform.platform(),
