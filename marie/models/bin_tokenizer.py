@@ -30,6 +30,9 @@ class BinTokenizer(Tokenizer):
         """Reports the binning error; the loss carries no gradient (nothing to train)."""
         tokens = self.encode(obs)
         reconstruction = (self.decode(tokens) - obs).abs().mean()
-        parts = {"reconstruction": reconstruction, "code_usage_pct": code_usage_pct(tokens, self.vocab_size),
-                 "total": reconstruction}
+        parts = {
+            "reconstruction": reconstruction,
+            "code_usage_pct": code_usage_pct(tokens, self.vocab_size),
+            "total": reconstruction,
+        }
         return LossOutput(reconstruction, parts)

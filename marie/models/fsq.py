@@ -51,7 +51,9 @@ class FiniteScalarQuantizer(nn.Module):
     def _load_from_state_dict(self, state_dict: dict[str, Any], prefix: str, *args: Any, **kwargs: Any) -> None:
         stored = state_dict.get(prefix + "levels")
         if stored is not None and not torch.equal(stored.cpu(), self.levels.cpu()):
-            raise ValueError(f"FSQ levels of the checkpoint {stored.tolist()} differ from the configured {self.levels.tolist()}")
+            raise ValueError(
+                f"FSQ levels of the checkpoint {stored.tolist()} differ from the configured {self.levels.tolist()}"
+            )
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def codes_to_indices(self, codes: torch.Tensor) -> torch.Tensor:

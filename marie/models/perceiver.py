@@ -93,7 +93,10 @@ class Perceiver(nn.Module):
         self.cross_ff = PreNorm(dim, GEGLUFeedForward(dim, ff_mult, dropout))
         self.layers = nn.ModuleList(
             nn.ModuleList(
-                [PreNorm(dim, Attention(dim, heads, dim_head, dropout)), PreNorm(dim, GEGLUFeedForward(dim, ff_mult, dropout))]
+                [
+                    PreNorm(dim, Attention(dim, heads, dim_head, dropout)),
+                    PreNorm(dim, GEGLUFeedForward(dim, ff_mult, dropout)),
+                ]
             )
             for _ in range(depth)
         )
@@ -102,8 +105,11 @@ class Perceiver(nn.Module):
         groups, num_agents, per_agent, dim = tokens.shape
         if num_agents != self.latents.shape[0]:
             raise ValueError(f"Perceiver built for {self.latents.shape[0]} agents got {num_agents}")
-        context = (tokens + self.agent_ids[:num_agents, None]).reshape(groups, num_agents * per_agent, dim)
-        x = self.latents.unsqueeze(0).expand(groups, -1, -1)
+        return self.forward_context((tokens + self.agent_ids[:num_agents, None]).reshape(groups, -1, dim))
+
+    def forward_context(self, context: torch.Tensor) -> torch.Tensor:
+        """Latents attend to a flat context (G, L, dim) whose tokens already carry their agent-ID vectors."""
+        x = self.latents.unsqueeze(0).expand(context.shape[0], -1, -1)
         x = x + self.cross_attn(x, context)
         x = x + self.cross_ff(x)
         for attn, ff in self.layers:

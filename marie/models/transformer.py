@@ -43,7 +43,11 @@ class CausalSelfAttention(nn.Module):
             groups = group_mask.shape[0]
             fold = (groups, -1, length, self.head_dim)
             y = F.scaled_dot_product_attention(
-                q.reshape(fold), k.reshape(fold), v.reshape(fold), attn_mask=group_mask.unsqueeze(1), dropout_p=dropout_p
+                q.reshape(fold),
+                k.reshape(fold),
+                v.reshape(fold),
+                attn_mask=group_mask.unsqueeze(1),
+                dropout_p=dropout_p,
             ).view(batch, self.num_heads, length, self.head_dim)
         y = y.transpose(1, 2).reshape(batch, length, dim)
         return self.resid_dropout(self.proj(y))

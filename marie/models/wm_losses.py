@@ -64,3 +64,14 @@ def avail_labels(avail: torch.Tensor, dones: torch.Tensor) -> torch.Tensor:
     Wherever the agent was done at the previous step the label is all-ones (the original's rolled-done override).
     """
     return avail[..., 1:, :].bool() | dones[..., :-1].bool().unsqueeze(-1)
+
+
+def avail_loss(logits: torch.Tensor, labels: torch.Tensor, ce_for_av: bool) -> torch.Tensor:
+    """logits (..., A) Bernoulli or (..., 2A) viewed as (A, 2) classes (class 1 = available); labels (..., A) bool.
+
+    Bernoulli: NLL summed over actions, then averaged over positions. 2-class CE: averaged over positions x actions.
+    """
+    if ce_for_av:
+        return F.cross_entropy(logits.reshape(-1, 2), labels.reshape(-1).long())
+    nll = F.binary_cross_entropy_with_logits(logits, labels.to(logits.dtype), reduction="none")
+    return nll.sum(-1).mean()

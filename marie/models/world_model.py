@@ -21,7 +21,7 @@ from marie.models.kv_cache import KVCache
 from marie.models.outputs import LossOutput
 from marie.models.perceiver import Perceiver
 from marie.models.transformer import Transformer
-from marie.models.wm_losses import avail_labels, episode_attention_mask, segmented_obs_loss
+from marie.models.wm_losses import avail_labels, avail_loss, episode_attention_mask, segmented_obs_loss
 
 
 @dataclass
@@ -30,7 +30,7 @@ class WorldModelBatch:
 
     obs_tokens (B,T,N,K) long from the frozen tokenizer; actions (B,T,N) long (discrete) or (B,T,N,A) float (raw
     continuous sample); rewards (B,T,N) r_t after a_t; dones (B,T,N) per-agent done_t; avail (B,T,N,A) bool, the
-    mask valid at o_t (required when the model predicts avail actions).
+    mask valid at o_t (required when the model predicts avail actions). rewards/dones may carry a trailing 1.
     """
 
     obs_tokens: torch.Tensor
@@ -48,6 +48,16 @@ def _head(dim: int, hidden: int, out: int, hidden_layers: int) -> nn.Sequential:
         width = hidden
     layers.append(nn.Linear(width, out))
     return nn.Sequential(*layers)
+
+
+def _per_agent(values: torch.Tensor, obs_tokens: torch.Tensor, name: str) -> torch.Tensor:
+    """Accept (B,T,N) or (B,T,N,1); anything else is a clear error."""
+    expected = tuple(obs_tokens.shape[:3])
+    if values.dim() == 4 and values.shape[-1] == 1:
+        values = values.squeeze(-1)
+    if tuple(values.shape) != expected:
+        raise ValueError(f"{name} has shape {tuple(values.shape)}, expected {expected} (B, T, N)")
+    return values
 
 
 def init_weights(module: nn.Module) -> None:
@@ -185,7 +195,7 @@ class WorldModel(nn.Module):
         if steps > self.cfg.max_blocks:
             raise ValueError(f"sequence length {steps} exceeds max_blocks {self.cfg.max_blocks}")
         rows, tpb = bsz * agents, self.tokens_per_block
-        dones = batch.dones.bool()
+        dones = _per_agent(batch.dones, obs_tokens, "dones").bool()
 
         x = self.embed_blocks(obs_tokens, self.action_tokens(batch.actions))
         h = self.forward_embeddings(x, group_mask=episode_attention_mask(dones, tpb)).view(rows, steps, tpb, -1)
@@ -198,7 +208,7 @@ class WorldModel(nn.Module):
         loss_obs = segmented_obs_loss(self.obs_head(obs_positions), per_row(obs_tokens), agent_dones)
 
         agg = h[:, :, -1]  # (R, T, W)
-        rewards = per_row(batch.rewards.to(agg.dtype))
+        rewards = per_row(_per_agent(batch.rewards, obs_tokens, "rewards").to(agg.dtype))
         reward_out = self.reward_head(agg)
         if self.hl_gauss is None:
             loss_reward = F.smooth_l1_loss(reward_out.squeeze(-1), rewards)
@@ -213,13 +223,7 @@ class WorldModel(nn.Module):
             if batch.avail is None:
                 raise ValueError("this world model predicts avail actions: the batch needs an avail mask")
             labels = avail_labels(per_row(batch.avail), agent_dones)  # (R, T-1, A)
-            logits = self.avail_head(agg[:, :-1])
-            if self.cfg.ce_for_av:
-                pair = logits.reshape(-1, 2)
-                loss_av = F.cross_entropy(pair, labels.reshape(-1).long())
-            else:
-                per_action = F.binary_cross_entropy_with_logits(logits, labels.to(logits.dtype), reduction="none")
-                loss_av = per_action.sum(-1).mean()
+            loss_av = avail_loss(self.avail_head(agg[:, :-1]), labels, self.cfg.ce_for_av)
             total = total + loss_av
             parts["avail"] = loss_av.detach()
         parts["total"] = total.detach()

@@ -1,0 +1,136 @@
+"""World model: sizes, init, optimiser groups, the segment mask in use, loss variants and overfitting."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from marie.models.configs import WorldModelConfig
+from marie.models.optim import make_world_model_optimizer, world_model_param_groups
+from marie.models.wm_losses import episode_attention_mask
+from marie.models.world_model import WorldModel, WorldModelBatch
+from tests.models.helpers import random_batch, small_wm_config, small_world_model
+
+
+def test_parameter_count_smax_3m_paper_size() -> None:
+    wm = WorldModel(WorldModelConfig(), num_agents=3, obs_vocab_size=512, tokens_per_obs=16, num_actions=8)
+    count = sum(p.numel() for p in wm.parameters())
+    assert count == pytest.approx(12.65e6, rel=0.02)  # spec §10.5
+    assert sum(p.numel() for p in wm.transformer.parameters()) == pytest.approx(7.90e6, rel=0.01)
+    assert sum(p.numel() for p in wm.perceiver.parameters()) == pytest.approx(3.95e6, rel=0.01)
+    assert wm.tokens_per_block == 18 and wm.max_tokens == 270
+
+
+def test_init_follows_spec() -> None:
+    wm = WorldModel(WorldModelConfig(), num_agents=3, obs_vocab_size=512, tokens_per_obs=16, num_actions=8)
+    block = wm.transformer.blocks[0]
+    assert float(block.mlp[0].weight.detach().std()) == pytest.approx(0.02, rel=0.05)
+    assert torch.all(block.mlp[0].bias == 0) and torch.all(block.ln1.weight == 1)
+    assert float(wm.obs_embedding.weight.detach().std()) == pytest.approx(0.02, rel=0.05)
+    assert 0.8 < float(wm.perceiver.latents.detach().std()) < 1.2
+
+
+def test_param_groups_decay_linear_weights_only() -> None:
+    wm = small_world_model()
+    decay, no_decay = world_model_param_groups(wm, 0.01)
+    linear_weights = {id(m.weight) for m in wm.modules() if isinstance(m, nn.Linear)}
+    assert {id(p) for p in decay["params"]} == linear_weights
+    assert decay["weight_decay"] == 0.01 and no_decay["weight_decay"] == 0.0
+    no_decay_ids = {id(p) for p in no_decay["params"]}
+    assert id(wm.perceiver.latents) in no_decay_ids and id(wm.obs_embedding.weight) in no_decay_ids
+    assert len(decay["params"]) + len(no_decay["params"]) == len(list(wm.parameters()))
+    opt = make_world_model_optimizer(wm, wm.cfg)
+    assert opt.defaults["betas"] == (0.9, 0.999) and opt.defaults["lr"] == 1e-4
+
+
+def _hidden(wm: WorldModel, batch: WorldModelBatch) -> torch.Tensor:
+    x = wm.embed_blocks(batch.obs_tokens, wm.action_tokens(batch.actions))
+    return wm.forward_embeddings(x, group_mask=episode_attention_mask(batch.dones, wm.tokens_per_block))
+
+
+def test_episode_boundary_blocks_information_but_single_deaths_do_not() -> None:
+    wm = small_world_model().eval()
+    batch = random_batch(wm, batch=2, steps=4, vocab=16)
+    batch.dones[:] = False
+    batch.dones[0, 1] = True  # sample 0: all agents done after step 1
+    batch.dones[1, 1, 0] = True  # sample 1: only agent 0 dies
+    base = _hidden(wm, batch)
+    changed = WorldModelBatch(batch.obs_tokens.clone(), batch.actions, batch.rewards, batch.dones, batch.avail)
+    changed.obs_tokens[:, 0] = (changed.obs_tokens[:, 0] + 1) % 16  # alter step 0 of both samples
+    after = _hidden(wm, changed)
+    tpb, n = wm.tokens_per_block, wm.num_agents
+    second_segment = slice(2 * tpb, 4 * tpb)
+    assert torch.allclose(base[:n, second_segment], after[:n, second_segment], atol=1e-6)  # sample 0 rows
+    assert not torch.allclose(base[n:, second_segment], after[n:, second_segment], atol=1e-4)  # sample 1 rows
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [{}, {"ce_for_r": True}, {"ce_for_av": False}, {"predict_avail": False}],
+    ids=["default", "hl_gauss_reward", "bernoulli_avail", "no_avail"],
+)
+def test_loss_parts_and_overfitting_a_tiny_batch(overrides: dict[str, object]) -> None:
+    wm = small_world_model(dropout=0.0, perceiver_dropout=0.0, **overrides)
+    batch = random_batch(wm, batch=2, steps=4, vocab=16)
+    opt = torch.optim.AdamW(world_model_param_groups(wm, 0.0), lr=3e-3)
+    wm.train()
+    first = wm.compute_loss(batch)
+    expected = {"obs", "reward", "continuation", "total"} | ({"avail"} if wm.predict_avail else set())
+    assert set(first.parts) == expected
+    assert float(first.parts["total"]) == pytest.approx(sum(float(v) for k, v in first.parts.items() if k != "total"))
+    for _ in range(60):
+        out = wm.compute_loss(batch)
+        opt.zero_grad()
+        out.loss.backward()
+        opt.step()
+    last = wm.compute_loss(batch)
+    assert float(last.parts["total"]) < 0.5 * float(first.parts["total"])
+    assert float(last.parts["obs"]) < 0.5 * float(first.parts["obs"])
+
+
+def test_continuous_actions_are_binned_tokens() -> None:
+    cfg = small_wm_config(predict_avail=False)
+    wm = WorldModel(cfg, num_agents=2, obs_vocab_size=16, tokens_per_obs=3, num_actions=4, continuous_actions=True)
+    assert wm.tokens_per_block == 3 + 4 + 1
+    tokens = wm.action_tokens(torch.tensor([[-5.0, -1.0, 1.0, 7.0], [0.0, -0.999, 0.999, 0.5]]))
+    assert tokens[0].tolist() == [0, 0, 255, 255]  # clipped to [low, high] before binning
+    # edges from -1-1e-6 to 1 in 256 steps, bin i = (edge_i, edge_i+1]: 0.0 lies just above edge_128
+    assert tokens[1, 0] == 128 and tokens[1, 1] == 0 and tokens[1, 2] == 255
+    batch = WorldModelBatch(
+        obs_tokens=torch.randint(0, 16, (2, 3, 2, 3)),
+        actions=torch.randn(2, 3, 2, 4),
+        rewards=torch.randn(2, 3, 2),
+        dones=torch.zeros(2, 3, 2, dtype=torch.bool),
+    )
+    out = wm.compute_loss(batch)
+    assert torch.isfinite(out.loss) and "avail" not in out.parts
+
+
+def test_bad_inputs_are_clear_errors() -> None:
+    with pytest.raises(ValueError, match="predict_avail"):
+        WorldModel(
+            small_wm_config(), num_agents=2, obs_vocab_size=8, tokens_per_obs=2, num_actions=3, continuous_actions=True
+        )
+    wm = small_world_model()
+    batch = random_batch(wm, batch=1, steps=2, vocab=16)
+    with pytest.raises(ValueError, match="integer"):
+        wm.action_tokens(batch.actions.float())
+    with pytest.raises(ValueError, match="avail mask"):
+        wm.compute_loss(WorldModelBatch(batch.obs_tokens, batch.actions, batch.rewards, batch.dones, None))
+    with pytest.raises(ValueError, match="max_blocks"):
+        wm.compute_loss(random_batch(wm, batch=1, steps=5, vocab=16))
+
+
+def test_rewards_and_dones_accept_a_trailing_singleton() -> None:
+    wm = small_world_model().eval()
+    batch = random_batch(wm, batch=2, steps=3, vocab=16)
+    flat = wm.compute_loss(batch)
+    trailing = WorldModelBatch(
+        batch.obs_tokens, batch.actions, batch.rewards.unsqueeze(-1), batch.dones.unsqueeze(-1), batch.avail
+    )
+    assert torch.allclose(wm.compute_loss(trailing).loss, flat.loss)
+    with pytest.raises(ValueError, match=r"rewards has shape \(2, 3\)"):
+        wm.compute_loss(
+            WorldModelBatch(batch.obs_tokens, batch.actions, batch.rewards[..., 0], batch.dones, batch.avail)
+        )
