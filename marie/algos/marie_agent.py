@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import copy
+import ctypes
 import time
 from collections import defaultdict
 from typing import Any
@@ -27,6 +28,23 @@ from marie.models.world_model import WorldModel, WorldModelBatch
 from marie.rl.networks import build_marie_actor_critic
 from marie.rl.ppo import PPOBatch, ValueNorm, lambda_returns, make_optimizer, normalize_advantages, ppo_update
 from marie.training.episode import Episode
+
+
+def _load_malloc_trim():
+    try:
+        return ctypes.CDLL("libc.so.6").malloc_trim
+    except (OSError, AttributeError):  # not glibc
+        return None
+
+
+_MALLOC_TRIM = _load_malloc_trim()
+
+
+def release_free_memory() -> None:
+    """Hand freed heap pages back to the OS between phases: the world-model update and the imagination allocate
+    differently sized blocks, and without this glibc keeps both phases' peaks resident (measured: ~1.5 GB more)."""
+    if _MALLOC_TRIM is not None:
+        _MALLOC_TRIM(0)
 
 
 class _Mean:
@@ -112,9 +130,11 @@ class MarieAgent:
         self.accum += len(episode)
         if self.accum < schedule.n_samples or self.buffer.size < schedule.min_buffer:
             return {}
-        self.accum = 0
+        new_steps, self.accum = self.accum, 0
         self.rounds += 1
         metrics: dict[str, float] = {"marie/round": float(self.rounds)}
+        if self.rounds > schedule.world_model_start_round:  # the world model has trained: test it on unseen data
+            metrics |= self._held_out_world_model(new_steps)
         if self.tokenizer.trainable:
             metrics |= self._timed("tokenizer", self._train_tokenizer)
         if self.rounds >= schedule.world_model_start_round:
@@ -126,6 +146,7 @@ class MarieAgent:
     def _timed(self, phase: str, fn) -> dict[str, float]:
         start = time.perf_counter()
         out = fn()
+        release_free_memory()
         seconds = time.perf_counter() - start
         self.timings[phase] += seconds
         return out | {f"{phase}/seconds": seconds}
@@ -153,23 +174,48 @@ class MarieAgent:
         self.world_model.train()
         for _ in range(wc.updates_per_round):
             sample = self.buffer.sample(wc.batch_size, wc.max_blocks, "model", self.cfg.sample_temp, self._gen)
-            with torch.no_grad():
-                tokens = self.tokenizer.encode(self._tensor(sample.obs))
-            batch = WorldModelBatch(
-                obs_tokens=tokens,
-                actions=self._tensor(sample.actions),
-                rewards=self._tensor(sample.reward),
-                dones=self._tensor(sample.done, torch.float32),
-                avail=self._tensor(sample.avail) if self.spec.has_avail else None,
-            )
-            out = self.world_model.compute_loss(batch)
             self.world_model_opt.zero_grad(set_to_none=True)
-            out.loss.backward()
+            parts: dict[str, float] = defaultdict(float)
+            step = wc.micro_batch_size or wc.batch_size
+            for begin in range(0, wc.batch_size, step):
+                share = min(step, wc.batch_size - begin) / wc.batch_size
+                out = self.world_model.compute_loss(self._world_model_batch(sample, slice(begin, begin + step)))
+                (out.loss * share).backward()
+                for key, value in out.scalars("world_model/").items():
+                    parts[key] += value * share
             torch.nn.utils.clip_grad_norm_(self.world_model.parameters(), wc.grad_clip)
             self.world_model_opt.step()
-            means.add(out.scalars("world_model/"))
+            means.add(parts)
         self.world_model.eval()
         return means.result()
+
+    @torch.no_grad()
+    def _held_out_world_model(self, new_steps: int) -> dict[str, float]:
+        """World-model losses and accuracies on the steps collected since the last round (never trained on)."""
+        wc = self.cfg.world_model
+        sample = self.buffer.recent(wc.batch_size, wc.max_blocks, new_steps, self._np_rng)
+        if sample is None:
+            return {}
+        self.world_model.eval()
+        parts: dict[str, float] = defaultdict(float)
+        count = len(sample.obs)
+        step = wc.micro_batch_size or count
+        for begin in range(0, count, step):
+            share = min(step, count - begin) / count
+            out = self.world_model.compute_loss(self._world_model_batch(sample, slice(begin, begin + step)))
+            for key, value in out.scalars("world_model_holdout/").items():
+                parts[key] += value * share
+        return dict(parts)
+
+    @torch.no_grad()
+    def _world_model_batch(self, sample, rows: slice) -> WorldModelBatch:
+        return WorldModelBatch(
+            obs_tokens=self.tokenizer.encode(self._tensor(sample.obs[rows])),
+            actions=self._tensor(sample.actions[rows]),
+            rewards=self._tensor(sample.reward[rows]),
+            dones=self._tensor(sample.done[rows], torch.float32),
+            avail=self._tensor(sample.avail[rows]) if self.spec.has_avail else None,
+        )
 
     def _policy(self, feat: torch.Tensor, avail: torch.Tensor | None):
         dist = self.actor.distribution(feat, avail if self.spec.discrete else None)

@@ -84,6 +84,18 @@ class FlatBuffer:
         idx = (starts[:, None] + np.arange(seq_len)[None]) % self.capacity
         return FlatSample(*(self.arrays[key][idx] for key in self.FIELDS))
 
+    def recent(self, count: int, seq_len: int, n_recent: int, rng: np.random.Generator) -> FlatSample | None:
+        """Up to ``count`` sequences lying inside the newest ``n_recent`` steps (data no model has trained on yet);
+        None when they hold no full sequence. Visit counts are not touched."""
+        n_recent = min(n_recent, self.size)
+        n_starts = n_recent - seq_len + 1
+        if n_starts <= 0:
+            return None
+        offsets = rng.choice(n_starts, size=min(count, n_starts), replace=False)
+        starts = (self.pos - n_recent + offsets) % self.capacity
+        idx = (starts[:, None] + np.arange(seq_len)[None]) % self.capacity
+        return FlatSample(*(self.arrays[key][idx] for key in self.FIELDS))
+
     def state_dict(self) -> dict[str, Any]:
         n = self.size
         if n < self.capacity:

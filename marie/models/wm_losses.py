@@ -58,6 +58,19 @@ def segmented_obs_loss(logits: torch.Tensor, labels: torch.Tensor, dones: torch.
     return row_mean.mean()
 
 
+@torch.no_grad()
+def next_token_accuracy(logits: torch.Tensor, labels: torch.Tensor, dones: torch.Tensor) -> torch.Tensor:
+    """Share of next obs tokens predicted by argmax, over the predictions ``segmented_obs_loss`` uses (pooled)."""
+    rows, steps, k, vocab = logits.shape
+    num_pred = steps * k - 1
+    pred = logits.reshape(rows, steps * k, vocab)[:, :-1].argmax(-1)
+    target = labels.reshape(rows, steps * k)[:, 1:]
+    position = torch.arange(num_pred, device=logits.device)
+    crossing = (position % k == k - 1).unsqueeze(0) & dones.bool()[:, position // k]
+    valid = ~crossing
+    return ((pred == target) & valid).sum() / valid.sum().clamp(min=1)
+
+
 def avail_labels(avail: torch.Tensor, dones: torch.Tensor) -> torch.Tensor:
     """Labels av_{t+1} for the outputs of blocks 0..T-2: avail (..., T, A) bool, dones (..., T) -> (..., T-1, A).
 

@@ -21,7 +21,13 @@ from marie.models.kv_cache import KVCache
 from marie.models.outputs import LossOutput
 from marie.models.perceiver import Perceiver
 from marie.models.transformer import Transformer
-from marie.models.wm_losses import avail_labels, avail_loss, episode_attention_mask, segmented_obs_loss
+from marie.models.wm_losses import (
+    avail_labels,
+    avail_loss,
+    episode_attention_mask,
+    next_token_accuracy,
+    segmented_obs_loss,
+)
 
 
 @dataclass
@@ -205,7 +211,8 @@ class WorldModel(nn.Module):
 
         agent_dones = per_row(dones)
         obs_positions = torch.cat([h[:, :, : k - 1], h[:, :, -1:]], dim=2)  # obs 0..K-2 and the aggregated token
-        loss_obs = segmented_obs_loss(self.obs_head(obs_positions), per_row(obs_tokens), agent_dones)
+        obs_logits = self.obs_head(obs_positions)
+        loss_obs = segmented_obs_loss(obs_logits, per_row(obs_tokens), agent_dones)
 
         agg = h[:, :, -1]  # (R, T, W)
         rewards = per_row(_per_agent(batch.rewards, obs_tokens, "rewards").to(agg.dtype))
@@ -215,10 +222,16 @@ class WorldModel(nn.Module):
         else:
             loss_reward = self.hl_gauss.loss(reward_out, symlog(rewards))
         continuation = (~agent_dones).to(agg.dtype)
-        loss_cont = F.binary_cross_entropy_with_logits(self.continuation_head(agg).squeeze(-1), continuation)
+        cont_logits = self.continuation_head(agg).squeeze(-1)
+        loss_cont = F.binary_cross_entropy_with_logits(cont_logits, continuation)
 
         total = loss_obs + loss_reward + loss_cont
         parts = {"obs": loss_obs.detach(), "reward": loss_reward.detach(), "continuation": loss_cont.detach()}
+        with torch.no_grad():  # quality measures in the units a reader expects (not optimised)
+            parts["obs_accuracy"] = next_token_accuracy(obs_logits, per_row(obs_tokens), agent_dones)
+            predicted = reward_out.squeeze(-1) if self.hl_gauss is None else symexp(self.hl_gauss.expectation(reward_out))
+            parts["reward_mae"] = (predicted.reshape(rewards.shape) - rewards).abs().mean()
+            parts["continuation_accuracy"] = ((cont_logits > 0).to(agg.dtype) == continuation).float().mean()
         if self.predict_avail:
             if batch.avail is None:
                 raise ValueError("this world model predicts avail actions: the batch needs an avail mask")

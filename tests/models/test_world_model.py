@@ -76,9 +76,11 @@ def test_loss_parts_and_overfitting_a_tiny_batch(overrides: dict[str, object]) -
     opt = torch.optim.AdamW(world_model_param_groups(wm, 0.0), lr=3e-3)
     wm.train()
     first = wm.compute_loss(batch)
-    expected = {"obs", "reward", "continuation", "total"} | ({"avail"} if wm.predict_avail else set())
-    assert set(first.parts) == expected
-    assert float(first.parts["total"]) == pytest.approx(sum(float(v) for k, v in first.parts.items() if k != "total"))
+    losses = {"obs", "reward", "continuation"} | ({"avail"} if wm.predict_avail else set())
+    quality = {"obs_accuracy", "reward_mae", "continuation_accuracy"}
+    assert set(first.parts) == losses | quality | {"total"}
+    assert float(first.parts["total"]) == pytest.approx(sum(float(first.parts[k]) for k in losses))
+    assert 0.0 <= float(first.parts["obs_accuracy"]) <= 1.0 and 0.0 <= float(first.parts["continuation_accuracy"]) <= 1.0
     for _ in range(60):
         out = wm.compute_loss(batch)
         opt.zero_grad()
@@ -87,6 +89,7 @@ def test_loss_parts_and_overfitting_a_tiny_batch(overrides: dict[str, object]) -
     last = wm.compute_loss(batch)
     assert float(last.parts["total"]) < 0.5 * float(first.parts["total"])
     assert float(last.parts["obs"]) < 0.5 * float(first.parts["obs"])
+    assert float(last.parts["obs_accuracy"]) > float(first.parts["obs_accuracy"]) + 0.2
 
 
 def test_continuous_actions_are_binned_tokens() -> None:
