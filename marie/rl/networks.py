@@ -17,17 +17,9 @@ import torch
 from torch import Tensor, nn
 from torch.distributions import Categorical, Normal
 
+from marie.models.perceiver import sinusoid_table  # the same agent-index table as the Perceiver's (spec §5.2)
+
 MASKED_LOGIT = -1e10  # what the original writes into unavailable actions' logits
-
-
-def sinusoid_table(n_positions: int, dim: int) -> Tensor:
-    """The standard Transformer sinusoid table (sin on even dims, cos on odd dims, base 10000)."""
-    position = torch.arange(n_positions, dtype=torch.float64)[:, None]
-    div = torch.pow(10000.0, 2 * (torch.arange(dim, dtype=torch.float64) // 2) / dim)
-    table = position / div
-    table[:, 0::2] = torch.sin(table[:, 0::2])
-    table[:, 1::2] = torch.cos(table[:, 1::2])
-    return table.float()
 
 
 class PolicyDistribution:
