@@ -19,9 +19,10 @@ from typing import Any
 
 import numpy as np
 import torch
+import yaml
 
 from marie.algos import factory
-from marie.config import TrainConfig, dump_yaml
+from marie.config import TrainConfig, dump_yaml, flatten, to_dict
 from marie.envs import make_env
 from marie.errors import UsageError
 from marie.training import provenance
@@ -114,16 +115,31 @@ def _check_finite(metrics: dict[str, float], step: int) -> None:
             )
 
 
+# Settings that may change between a run and its resumption without changing its results.
+_RESUMABLE_CHANGES = {"run.threads", "run.progress", "run.checkpoint_interval_s"}
+
+
+def _changed_keys(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    old_flat, new_flat = flatten(old), flatten(yaml.safe_load(yaml.safe_dump(new)))
+    keys = sorted(set(old_flat) | set(new_flat))
+    return [k for k in keys if k not in _RESUMABLE_CHANGES and old_flat.get(k) != new_flat.get(k)]
+
+
 def train(cfg: TrainConfig, out_dir: Path, argv: list[str]) -> int:
     """Run (or resume, or skip when complete) one training run into ``out_dir``. Returns an exit status."""
     run = RunDirectory(out_dir)
     resolved = dump_yaml(cfg)
+    existing = run.existing_config()
+    if existing is not None and (run.has_checkpoint() or run.is_complete()):
+        changed = _changed_keys(yaml.safe_load(existing), to_dict(cfg))
+        if changed:
+            raise UsageError(
+                f"{out_dir} holds a run with a different config ({', '.join(changed[:5])}); "
+                "use another --out-dir or delete it"
+            )
     if run.is_complete():
         print(f"{out_dir}: already complete, nothing to do", file=sys.stderr)
         return 0
-    existing = run.existing_config()
-    if existing is not None and existing != resolved and run.has_checkpoint():
-        raise UsageError(f"{out_dir} holds a run with a different config; use another --out-dir or delete it")
 
     seed_everything(cfg.random_seed)
     device = resolve_device(cfg.run.device)

@@ -106,3 +106,16 @@ def test_mappo_resume_after_sigkill_matches_uninterrupted(tmp_path):
     train_args = ["--algo", "mappo", "--env", "smax", "--env_name", "3m", "--steps", "4000", "--n_workers", "2"]
     ref, out = resume_after_kill(tmp_path, train_args, kill_after_s=1.0)
     assert_same_result(ref, out)
+
+
+def test_a_finished_run_with_another_config_is_refused(tmp_path):
+    if not has_module("jaxmarl"):
+        pytest.skip("jaxmarl not installed")
+    out = tmp_path / "run"
+    args = ["train", "--algo", "mappo", "--env", "smax", "--env_name", "3m", *SMOKE, "--out-dir", str(out)]
+    assert run_marie(*args, "--steps", "300").returncode == 0
+    before = (out / "metrics.csv").read_bytes()
+    changed = run_marie(*args, "--steps", "600")
+    assert changed.returncode == 2 and "run.steps" in changed.stderr and len(changed.stderr.strip().splitlines()) == 1
+    assert run_marie(*args, "--steps", "300", "--threads", "2").returncode == 0  # threads do not change results
+    assert (out / "metrics.csv").read_bytes() == before
