@@ -43,8 +43,8 @@ def test_marie_optional_paths_run(tmp_path, flags):
 @pytest.mark.skipif(not has_module("gymnasium_robotics"), reason="gymnasium-robotics not installed")
 def test_marie_continuous_mamujoco_runs(tmp_path):
     out = tmp_path / "run"
-    args = ["--env", "mamujoco", "--env_name", "HalfCheetah", "--agent_conf", "2x3", "--episode_limit_note"]
-    args = args[:-1] + ["--set", "env.episode_limit=50", "--steps", "900", "--n_workers", "1"]
+    args = ["--env", "mamujoco", "--env_name", "HalfCheetah", "--agent_conf", "2x3", "--set", "env.episode_limit=50",
+            "--steps", "900", "--n_workers", "1"]  # fmt: skip
     result = run_marie("train", "--algo", "marie", *args, *SMOKE, "--out-dir", str(out))
     assert result.returncode == 0, result.stderr[-3000:]
     assert "actor_critic/policy_loss" in _metric_names(out)
