@@ -136,17 +136,10 @@ def run_bench(args: argparse.Namespace) -> int:
 
     # 2. Tokenizer and world-model updates on that data.
     def one_update(phase: str):
-        tc, wc = mc.tokenizer, mc.world_model
         if phase == "tokenizer":
-            saved = tc.updates_per_round
-            tc.updates_per_round = 1
-            agent._train_tokenizer()
-            tc.updates_per_round = saved
+            agent._train_tokenizer(updates=1)
         else:
-            saved = wc.updates_per_round
-            wc.updates_per_round = 1
-            agent._train_world_model()
-            wc.updates_per_round = saved
+            agent._train_world_model(updates=1)
 
     tokenizer_update_s = 0.0
     if agent.tokenizer.trainable:

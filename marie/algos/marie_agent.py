@@ -154,10 +154,10 @@ class MarieAgent:
     def _tensor(self, array: np.ndarray, dtype: torch.dtype | None = None) -> torch.Tensor:
         return torch.as_tensor(array, device=self.device, dtype=dtype)
 
-    def _train_tokenizer(self) -> dict[str, float]:
+    def _train_tokenizer(self, updates: int | None = None) -> dict[str, float]:
         tc, means = self.cfg.tokenizer, _Mean()
         self.tokenizer.train()
-        for _ in range(tc.updates_per_round):
+        for _ in range(tc.updates_per_round if updates is None else updates):
             batch = self.buffer.sample(tc.batch_size, 1, "tokenizer", self.cfg.sample_temp, self._gen)
             out = self.tokenizer.compute_loss(self._tensor(batch.obs[:, 0]))
             self.tokenizer_opt.zero_grad(set_to_none=True)
@@ -168,26 +168,34 @@ class MarieAgent:
         self.tokenizer.eval()
         return means.result()
 
-    def _train_world_model(self) -> dict[str, float]:
+    def _train_world_model(self, updates: int | None = None) -> dict[str, float]:
         wc, means = self.cfg.world_model, _Mean()
         self.tokenizer.eval()
         self.world_model.train()
-        for _ in range(wc.updates_per_round):
+        for _ in range(wc.updates_per_round if updates is None else updates):
             sample = self.buffer.sample(wc.batch_size, wc.max_blocks, "model", self.cfg.sample_temp, self._gen)
             self.world_model_opt.zero_grad(set_to_none=True)
-            parts: dict[str, float] = defaultdict(float)
-            step = wc.micro_batch_size or wc.batch_size
-            for begin in range(0, wc.batch_size, step):
-                share = min(step, wc.batch_size - begin) / wc.batch_size
-                out = self.world_model.compute_loss(self._world_model_batch(sample, slice(begin, begin + step)))
-                (out.loss * share).backward()
-                for key, value in out.scalars("world_model/").items():
-                    parts[key] += value * share
+            means.add(self._world_model_passes(sample, "world_model/", backward=True))
             torch.nn.utils.clip_grad_norm_(self.world_model.parameters(), wc.grad_clip)
             self.world_model_opt.step()
-            means.add(parts)
         self.world_model.eval()
         return means.result()
+
+    def _world_model_passes(self, sample, prefix: str, backward: bool) -> dict[str, float]:
+        """The world-model loss of a batch computed in micro-batches of ``micro_batch_size`` sequences, each weighted
+        by its share of the batch (every loss part is a mean over sequences, so the sum equals the batch's loss);
+        with ``backward`` the weighted gradients accumulate in the parameters."""
+        count = len(sample.obs)
+        step = self.cfg.world_model.micro_batch_size or count
+        parts: dict[str, float] = defaultdict(float)
+        for begin in range(0, count, step):
+            share = min(step, count - begin) / count
+            out = self.world_model.compute_loss(self._world_model_batch(sample, slice(begin, begin + step)))
+            if backward:
+                (out.loss * share).backward()
+            for key, value in out.scalars(prefix).items():
+                parts[key] += value * share
+        return dict(parts)
 
     @torch.no_grad()
     def _held_out_world_model(self, new_steps: int) -> dict[str, float]:
@@ -197,15 +205,7 @@ class MarieAgent:
         if sample is None:
             return {}
         self.world_model.eval()
-        parts: dict[str, float] = defaultdict(float)
-        count = len(sample.obs)
-        step = wc.micro_batch_size or count
-        for begin in range(0, count, step):
-            share = min(step, count - begin) / count
-            out = self.world_model.compute_loss(self._world_model_batch(sample, slice(begin, begin + step)))
-            for key, value in out.scalars("world_model_holdout/").items():
-                parts[key] += value * share
-        return dict(parts)
+        return self._world_model_passes(sample, "world_model_holdout/", backward=False)
 
     @torch.no_grad()
     def _world_model_batch(self, sample, rows: slice) -> WorldModelBatch:
