@@ -58,6 +58,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--table", required=True, type=Path)
     p.add_argument("--aggregates", required=True, type=Path)
     p.add_argument("--provenance", required=True, type=Path)
+    p.add_argument(
+        "--metrics",
+        type=Path,
+        help="collected metrics.csv, for the world-model section (default: <table's folder>/../metrics.csv if present)",
+    )
     p.add_argument("--out", action="append", default=[], type=Path)
     p = sub.add_parser("marl-eval", help="export to marl-eval JSON")
     p.add_argument("--metrics", required=True, type=Path)
@@ -126,7 +131,11 @@ def run(args: argparse.Namespace) -> None:
         table = pd.read_csv(args.table)
         text_columns = ["reported_env", "reported_simulator", "reported_source", "measured_source", "verdict", "indicative"]
         table[text_columns] = table[text_columns].fillna("")
-        text = build_report(suite, table, pd.read_csv(args.aggregates), pd.read_csv(args.provenance))
+        # The workflow writes tables/ beside the suite's collected metrics.csv, so that is the default source.
+        metrics_path = args.metrics or args.table.parent.parent / "metrics.csv"
+        columns = ["env", "map", "algo", "seed", "step", "metric", "value"]
+        metrics = pd.read_csv(metrics_path, usecols=columns) if args.metrics or metrics_path.is_file() else None
+        text = build_report(suite, table, pd.read_csv(args.aggregates), pd.read_csv(args.provenance), metrics)
         write_report(text, args.out, title=f"Reproduction report: suite {suite.name}")
     elif args.command == "marl-eval":
         from analysis.marl_eval import export

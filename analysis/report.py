@@ -12,6 +12,7 @@ from analysis.io import html_page, markdown_table, write_text
 from analysis.labels import EVAL_MODE_LABELS, env_label, format_steps, map_label
 from analysis.suite import Suite
 from analysis.table import display_table
+from analysis.world_model_quality import world_model_quality_section
 
 VERDICT_RULE = (
     "A verdict is computed only where our protocol matches the reported one: same simulator, same env-step "
@@ -75,7 +76,14 @@ def protocol_table(suite: Suite) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def build_report(suite: Suite, table: pd.DataFrame, aggregates: pd.DataFrame, provenance: pd.DataFrame) -> str:
+def build_report(
+    suite: Suite,
+    table: pd.DataFrame,
+    aggregates: pd.DataFrame,
+    provenance: pd.DataFrame,
+    metrics: pd.DataFrame | None = None,
+) -> str:
+    """The report's Markdown; `metrics` (the suite's collected metrics.csv) feeds the world-model section."""
     lines = [
         f"# Reproduction report: suite `{suite.name}`",
         "",
@@ -110,6 +118,7 @@ def build_report(suite: Suite, table: pd.DataFrame, aggregates: pd.DataFrame, pr
         agg["95% CI"] = [f"[{lo:.3f}, {hi:.3f}]" for lo, hi in zip(agg["ci95_low"], agg["ci95_high"])]
         agg["point"] = agg["point"].map(lambda v: f"{v:.3f}")
         lines.append(markdown_table(agg[["env_label", "method", "statistic", "versus", "point", "95% CI", "n_maps", "n_runs"]]))
+    lines += ["", *world_model_quality_section(metrics, suite)]
     lines += ["", "## Provenance", ""]
     lines.append(f"- {len(provenance)} runs; full table in `tables/provenance.csv`.")
     for column in ("git_sha", "host", "torch", "container_image", "container_image_digest", "sc2_build"):

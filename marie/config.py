@@ -85,6 +85,9 @@ class MarieConfig:
     sample_temp: float = math.inf  # --sample_temp: balanced sampling of the flat buffer (inf = ~uniform)
     stack_obs: int = 1  # frame stack of the policy input (5 on SMAC, 4 on GRF)
     average_r: bool = False  # --average_r
+    # Multiplies the env reward before the world model learns it (imagined rewards are in these units). 1 = the
+    # original. SMAX's team reward is ~1/10 of SMAC's (its episode return is at most ~2, SMAC's 20), see README.
+    reward_scale: float = 1.0
     use_old_critic: bool = False  # MPE: lambda-returns from a periodically refreshed critic copy
     target_update: int = 20
     # Faithful-vs-fixed switches (spec §10.1); defaults are the original's behaviour.

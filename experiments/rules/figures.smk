@@ -104,6 +104,7 @@ rule reproduction_report:
         table=f"{OUT}/tables/final_performance.csv",
         aggregates=f"{OUT}/tables/aggregates.csv",
         provenance=f"{OUT}/tables/provenance.csv",
+        metrics=f"{OUT}/metrics.csv",
     output:
         md=f"{OUT}/report.md",
         html=report(
@@ -118,4 +119,4 @@ rule reproduction_report:
         ANALYSIS_IMAGE
     shell:
         "python -m analysis report --suite {input.suite} --table {input.table} --aggregates {input.aggregates} "
-        "--provenance {input.provenance} --out {output.md} --out {output.html} > {log} 2>&1"
+        "--provenance {input.provenance} --metrics {input.metrics} --out {output.md} --out {output.html} > {log} 2>&1"

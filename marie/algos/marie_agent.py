@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import ctypes
+import dataclasses
 import time
 from collections import defaultdict
 from typing import Any
@@ -124,6 +125,8 @@ class MarieAgent:
 
     # --- learning ---------------------------------------------------------------------------------------------
     def observe(self, episode: Episode) -> dict[str, float]:
+        if self.cfg.reward_scale != 1.0:
+            episode = dataclasses.replace(episode, reward=episode.reward * np.float32(self.cfg.reward_scale))
         self.buffer.add(episode)
         self.episodes.add(episode)
         schedule = self.cfg.schedule

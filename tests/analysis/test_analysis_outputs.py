@@ -95,10 +95,11 @@ def test_reproduction_report_and_marl_eval(tmp_path, quick_metrics):
     prov = tmp_path / "p.csv"
     pd.DataFrame([{"env": "smax", "git_sha": "abc1234"}]).to_csv(prov, index=False)
     _run("report", "--suite", "quick", "--table", tmp_path / "t.csv", "--aggregates", tmp_path / "a.csv",
-         "--provenance", prov, "--out", tmp_path / "r.md", "--out", tmp_path / "r.html")
+         "--provenance", prov, "--metrics", quick_metrics, "--out", tmp_path / "r.md", "--out", tmp_path / "r.html")
     text = (tmp_path / "r.md").read_text()
     for expected in ("## What differs from the paper", "SMAX (JaxMARL), a stand-in", "budget 20K env steps vs the paper's 100K",
-                     "## How verdicts are decided", "### 3m (SMAX stand-in)", "git_sha: abc1234"):
+                     "## How verdicts are decided", "### 3m (SMAX stand-in)", "git_sha: abc1234",
+                     "## World-model quality", "No run of this suite logs held-out world-model metrics"):
         assert expected in text
     assert "<table>" in (tmp_path / "r.html").read_text()
     _run("marl-eval", "--metrics", quick_metrics, "--out", tmp_path / "m.json")
