@@ -92,6 +92,7 @@ class MarieConfig:
     target_update: int = 20
     # Faithful-vs-fixed switches (spec §10.1); defaults are the original's behaviour.
     start_sampling: str = "episode"  # bug #6: "episode" (uniform per episode, original) or "step"
+    time_limit_as_termination: bool = True  # bug #3: False gives time-limit ends continuation target 1
     agent0_length_bug: bool = True  # bug #5: SMAX episode length counts agent 0's dead steps
 
 

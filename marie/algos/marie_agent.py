@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from marie.algos.marie_buffers import EpisodeStore, FlatBuffer
+from marie.algos.marie_buffers import EpisodeStore, FlatBuffer, timeout_mask
 from marie.config import TrainConfig
 from marie.envs.base import EnvSpec
 from marie.models.imagination import imagine, make_start_states
@@ -127,7 +127,7 @@ class MarieAgent:
     def observe(self, episode: Episode) -> dict[str, float]:
         if self.cfg.reward_scale != 1.0:
             episode = dataclasses.replace(episode, reward=episode.reward * np.float32(self.cfg.reward_scale))
-        self.buffer.add(episode)
+        self.buffer.add(episode, self._timeouts(episode))
         self.episodes.add(episode)
         schedule = self.cfg.schedule
         self.accum += len(episode)
@@ -145,6 +145,10 @@ class MarieAgent:
         if self.rounds >= schedule.actor_critic_start_round:
             metrics |= self._timed("actor_critic", self._train_actor_critic)
         return metrics
+
+    def _timeouts(self, episode: Episode) -> np.ndarray | None:
+        """Bug #3 of spec §10.1: the original learns a time-limit end as a termination (the default here too)."""
+        return None if self.cfg.time_limit_as_termination else timeout_mask(episode)
 
     def _timed(self, phase: str, fn) -> dict[str, float]:
         start = time.perf_counter()
@@ -217,6 +221,7 @@ class MarieAgent:
             actions=self._tensor(sample.actions[rows]),
             rewards=self._tensor(sample.reward[rows]),
             dones=self._tensor(sample.done[rows], torch.float32),
+            timeouts=self._tensor(sample.timeout[rows]),
             avail=self._tensor(sample.avail[rows]) if self.spec.has_avail else None,
         )
 

@@ -23,10 +23,21 @@ class FlatSample:
     avail: np.ndarray  # (B,T,N,A)
     reward: np.ndarray  # (B,T,N)
     done: np.ndarray  # (B,T,N)
+    timeout: np.ndarray  # (B,T,N) done only because of a time limit (all False unless the fix of bug #3 is on)
+
+
+def timeout_mask(episode: Episode) -> np.ndarray | None:
+    """(T,N) True where ``done`` comes only from the time limit: agents still acting at the last step of a truncated
+    episode. None when the episode really ended. (An agent that dies exactly at that step counts as timed out.)"""
+    if not episode.truncated:
+        return None
+    timeout = np.zeros_like(episode.done, bool)
+    timeout[-1] = episode.done[-1] & ~episode.fake[-1]
+    return timeout
 
 
 class FlatBuffer:
-    FIELDS = ("obs", "actions", "avail", "reward", "done")
+    FIELDS = ("obs", "actions", "avail", "reward", "done", "timeout")
 
     def __init__(self, capacity: int, n_agents: int, obs_dim: int, n_actions: int, discrete: bool):
         self.capacity = capacity
@@ -37,16 +48,19 @@ class FlatBuffer:
             "avail": np.ones((capacity, n_agents, n_actions), bool),
             "reward": np.zeros((capacity, n_agents), np.float32),
             "done": np.zeros((capacity, n_agents), bool),
+            "timeout": np.zeros((capacity, n_agents), bool),
         }  # fmt: skip
         self.visits = {"tokenizer": np.zeros(capacity, np.int64), "model": np.zeros(capacity, np.int64)}
         self.pos = 0  # next write index
         self.size = 0
 
-    def add(self, episode: Episode) -> None:
+    def add(self, episode: Episode, timeout: np.ndarray | None = None) -> None:
+        """``timeout`` (T,N): steps whose ``done`` comes from a time limit, not a real end (None: none)."""
         length = len(episode)
         idx = (self.pos + np.arange(length)) % self.capacity
         values = {"obs": episode.obs, "actions": episode.actions, "avail": episode.avail,
-                  "reward": episode.reward, "done": episode.done}  # fmt: skip
+                  "reward": episode.reward, "done": episode.done,
+                  "timeout": np.zeros_like(episode.done, bool) if timeout is None else timeout}  # fmt: skip
         for key, value in values.items():
             self.arrays[key][idx] = value
         for counts in self.visits.values():

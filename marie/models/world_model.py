@@ -37,6 +37,8 @@ class WorldModelBatch:
     obs_tokens (B,T,N,K) long from the frozen tokenizer; actions (B,T,N) long (discrete) or (B,T,N,A) float (raw
     continuous sample); rewards (B,T,N) r_t after a_t; dones (B,T,N) per-agent done_t; avail (B,T,N,A) bool, the
     mask valid at o_t (required when the model predicts avail actions). rewards/dones may carry a trailing 1.
+    timeouts (B,T,N) bool, optional: dones that come from a time limit; they still end the sequence (masks) but
+    their continuation target is 1.
     """
 
     obs_tokens: torch.Tensor
@@ -44,6 +46,7 @@ class WorldModelBatch:
     rewards: torch.Tensor
     dones: torch.Tensor
     avail: torch.Tensor | None = None
+    timeouts: torch.Tensor | None = None
 
 
 def _head(dim: int, hidden: int, out: int, hidden_layers: int) -> nn.Sequential:
@@ -221,7 +224,10 @@ class WorldModel(nn.Module):
             loss_reward = F.smooth_l1_loss(reward_out.squeeze(-1), rewards)
         else:
             loss_reward = self.hl_gauss.loss(reward_out, symlog(rewards))
-        continuation = (~agent_dones).to(agg.dtype)
+        terminal = agent_dones
+        if batch.timeouts is not None:
+            terminal = terminal & ~per_row(_per_agent(batch.timeouts, obs_tokens, "timeouts").bool())
+        continuation = (~terminal).to(agg.dtype)
         cont_logits = self.continuation_head(agg).squeeze(-1)
         loss_cont = F.binary_cross_entropy_with_logits(cont_logits, continuation)
 

@@ -3,7 +3,7 @@
 import numpy as np
 import torch
 
-from marie.algos.marie_buffers import EpisodeStore, FlatBuffer
+from marie.algos.marie_buffers import EpisodeStore, FlatBuffer, timeout_mask
 from marie.training.episode import Episode
 
 
@@ -65,3 +65,19 @@ def test_recent_returns_only_the_newest_steps():
     sample = buf.recent(count=10, seq_len=4, n_recent=8, rng=np.random.default_rng(0))
     assert sample.obs.shape[:2] == (5, 4) and np.all(sample.obs >= 100)
     assert buf.recent(count=3, seq_len=9, n_recent=8, rng=np.random.default_rng(0)) is None
+
+
+def test_timeout_mask_marks_only_live_agents_at_a_time_limit_end():
+    ended = make_episode(5, agent0_dies_at=2)
+    assert timeout_mask(ended) is None  # a real end: nothing to relabel
+    truncated = make_episode(5, agent0_dies_at=2)
+    truncated.truncated, truncated.terminated = True, False
+    truncated.fake[3:, 0] = True  # agent 0 died at step 2 and acted as an absorbing agent afterwards
+    mask = timeout_mask(truncated)
+    assert mask.shape == (5, 2)
+    assert mask[:-1].sum() == 0
+    assert mask[-1].tolist() == [False, True]  # only agent 1 was alive when the clock ran out
+    buf = FlatBuffer(capacity=10, n_agents=2, obs_dim=3, n_actions=4, discrete=True)
+    buf.add(truncated, mask)
+    sample = buf.recent(count=1, seq_len=5, n_recent=5, rng=np.random.default_rng(0))
+    assert sample.timeout[0, -1].tolist() == [False, True] and sample.done[0, -1].all()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import torch
 from torch import nn
@@ -137,3 +139,19 @@ def test_rewards_and_dones_accept_a_trailing_singleton() -> None:
         wm.compute_loss(
             WorldModelBatch(batch.obs_tokens, batch.actions, batch.rewards[..., 0], batch.dones, batch.avail)
         )
+
+
+def test_timeouts_turn_time_limit_dones_into_continuation_targets_of_one() -> None:
+    """Bug #3 fix: a done marked as a timeout keeps ending the sequence but is learned as 'continues'."""
+    wm = small_world_model().eval()
+    head = wm.continuation_head[-1]
+    with torch.no_grad():  # the head always says "continues" with a large logit
+        head.weight.zero_()
+        head.bias.fill_(20.0)
+    batch = random_batch(wm, batch=3, steps=4, vocab=16)
+    assert batch.dones.any()
+    faithful = wm.compute_loss(batch).parts["continuation"]
+    fixed = wm.compute_loss(dataclasses.replace(batch, timeouts=batch.dones.clone())).parts["continuation"]
+    # target 0 costs ~20 per done position under this head; target 1 costs ~0
+    assert float(faithful) == pytest.approx(20.0 * float(batch.dones.float().mean()), rel=1e-3)
+    assert float(fixed) < 1e-6
