@@ -64,3 +64,15 @@ def test_parse_override_reads_yaml_values():
     assert parse_override("a.b=[8, 8, 8]") == ("a.b", [8, 8, 8])
     with pytest.raises(UsageError):
         parse_override("=3")
+
+
+def test_the_quick_preset_has_its_own_smax_schedule_and_only_there() -> None:
+    quick_smax = build_config("smax", "3m", preset="quick")
+    assert quick_smax.marie.reward_scale == 10.0 and quick_smax.marie.world_model.updates_per_round == 50
+    assert quick_smax.marie.tokenizer.num_tokens == 8  # the generic quick sizes still apply
+    quick_mujoco = build_config("mamujoco", "HalfCheetah", preset="quick")
+    assert quick_mujoco.marie.reward_scale == 1.0 and quick_mujoco.marie.world_model.updates_per_round == 25
+    paper_smax = build_config("smax", "3m", preset="paper")
+    assert paper_smax.marie.reward_scale == 1.0 and paper_smax.marie.world_model.lr == 1e-4
+    overridden = build_config("smax", "3m", preset="quick", overrides=["marie.reward_scale=1"])
+    assert overridden.marie.reward_scale == 1.0  # --set still wins
