@@ -1,0 +1,44 @@
+"""MARIE's learner glue, in process: what reaches the replay stores."""
+
+import numpy as np
+import torch
+
+from marie.algos.marie_agent import MarieAgent
+from marie.config import build_config
+from marie.envs.base import EnvSpec
+from tests.harness.test_marie_buffers import make_episode
+
+SPEC = EnvSpec(env="smax", map_name="toy", n_agents=2, obs_dim=3, state_dim=1, n_actions=4, discrete=True,
+               episode_limit=10, has_win=True, has_avail=True)  # fmt: skip
+
+
+def _agent(*overrides: str) -> MarieAgent:
+    cfg = build_config("smax", "3m", preset="smoke", overrides=list(overrides))
+    cfg.marie.schedule.min_buffer = 10_000  # store only: no training round in these tests
+    return MarieAgent(SPEC, cfg, torch.device("cpu"))
+
+
+def _rewarded_episode():
+    episode = make_episode(6)
+    episode.reward[:] = np.linspace(0.0, 0.5, 6, dtype=np.float32)[:, None]
+    return episode
+
+
+def test_reward_scale_multiplies_what_the_world_model_learns_and_nothing_else():
+    plain, scaled = _agent(), _agent("marie.reward_scale=10")
+    episode = _rewarded_episode()
+    before = episode.reward.copy()
+    plain.observe(episode)
+    scaled.observe(episode)
+    np.testing.assert_allclose(scaled.buffer.arrays["reward"][:6], 10 * plain.buffer.arrays["reward"][:6])
+    np.testing.assert_array_equal(episode.reward, before)  # the caller's episode (and its logged return) untouched
+
+
+def test_time_limit_switch_reaches_the_buffer():
+    episode = make_episode(6)
+    episode.truncated, episode.terminated = True, False
+    faithful, fixed = _agent(), _agent("marie.time_limit_as_termination=false")
+    faithful.observe(episode)
+    fixed.observe(episode)
+    assert not faithful.buffer.arrays["timeout"][:6].any()
+    assert fixed.buffer.arrays["timeout"][5].all() and not fixed.buffer.arrays["timeout"][:5].any()
