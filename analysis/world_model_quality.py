@@ -19,26 +19,17 @@ HOLDOUT = "world_model_holdout/"
 # The logged quality measures, in the units a reader expects (the holdout losses are not comparable across envs).
 QUALITY = ("obs_accuracy", "reward_mae", "continuation_accuracy")
 LAST_ROUNDS = 5
-# Round boundaries and the training episodes, for the reward scale shown beside the MAE.
+# Round boundaries and the training episodes, for the per-step reward shown beside the MAE.
 CONTEXT = ("marie/round", "train/return", "train/episode_length")
 COLUMNS = ["env", "map", "algo", "n_seeds", "rounds", *QUALITY, "reward_per_step"]
 
 
-def _reward_scale(suite: Suite | None, env: str, map_name: str, algo: str, seed: int) -> float:
-    """The run's `marie.reward_scale`: the world model learns env reward x this, so its MAE is in those units."""
-    if suite is None:
-        return 1.0
-    flags = suite.run(env, map_name, algo, seed).flags
-    return float(flags.get("set", {}).get("marie.reward_scale", 1.0))
-
-
-def _run_summary(run: pd.DataFrame, scale: float) -> dict[str, float]:
+def _run_summary(run: pd.DataFrame) -> dict[str, float]:
     """Means over the last LAST_ROUNDS held-out measurements of one run, and the per-step reward of their data."""
     measured = run[run["metric"].isin([HOLDOUT + name for name in QUALITY])]
     last = sorted(set(measured["step"]))[-LAST_ROUNDS:]  # one held-out measurement per round, at the round's step
     recent = measured[measured["step"].isin(last)]
     out = {name: float(recent.loc[recent["metric"] == HOLDOUT + name, "value"].mean()) for name in QUALITY}
-    out["reward_mae"] /= scale  # back to env reward units (an MAE scales linearly with the reward)
     out["rounds"] = len(last)
     # Those rounds were scored on the steps collected after the round before them, up to the last one: the
     # training episodes that ended in (previous round, last round]. Without any logged earlier round (and no
@@ -59,8 +50,8 @@ def _run_summary(run: pd.DataFrame, scale: float) -> dict[str, float]:
 def world_model_quality(metrics: pd.DataFrame, suite: Suite | None = None) -> pd.DataFrame:
     """One row per (env, map, algo) with held-out world-model metrics (COLUMNS); empty if no run logs them.
 
-    `metrics` is a tidy table (env, map, algo, seed, step, metric, value). With a suite, only its runs count and
-    each run's `marie.reward_scale` flag is undone on the reward MAE.
+    `metrics` is a tidy table (env, map, algo, seed, step, metric, value). With a suite, only its runs count.
+    The reward MAE is logged in the env's reward units (the agent undoes `marie.reward_scale` itself).
     """
     if suite is not None:
         keys = {(r.env, r.map, r.algo, r.seed) for r in suite.runs}
@@ -73,8 +64,7 @@ def world_model_quality(metrics: pd.DataFrame, suite: Suite | None = None) -> pd
         per_seed = {(r.env, r.map, r.algo): [] for r in suite.runs}
     for (env, map_name, algo, seed), run in used.groupby(["env", "map", "algo", "seed"], sort=True):
         if run["metric"].isin([HOLDOUT + name for name in QUALITY]).any():
-            scale = _reward_scale(suite, env, map_name, algo, int(seed))
-            per_seed.setdefault((env, map_name, algo), []).append(_run_summary(run, scale))
+            per_seed.setdefault((env, map_name, algo), []).append(_run_summary(run))
     rows = []
     for (env, map_name, algo), summaries in per_seed.items():
         if not summaries:

@@ -202,6 +202,8 @@ class MarieAgent:
                 (out.loss * share).backward()
             for key, value in out.scalars(prefix).items():
                 parts[key] += value * share
+        # The losses stay in the units the model learns; the MAE is reported in the env's reward units.
+        parts[f"{prefix}reward_mae"] /= self.cfg.reward_scale
         return dict(parts)
 
     @torch.no_grad()

@@ -100,7 +100,7 @@ def test_suite_collection_needs_every_run_at_full_budget(tmp_path, quick_suite):
     root = tmp_path / "results/runs/quick"
     short = quick_suite.runs[0]
     write_run(root / short.key, short.env, short.map, short.algo, short.seed, short.steps // 2)
-    _refused(root, tmp_path, r"incomplete run: trained \d+ of 20000 env steps", quick_suite)
+    _refused(root, tmp_path, r"incomplete run: trained \d+ of 12000 env steps", quick_suite)
 
 
 def test_cli_prints_one_line_error_and_exits_2(tmp_path, capsys):

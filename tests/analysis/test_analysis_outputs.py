@@ -79,8 +79,8 @@ def test_final_table_labels_smax_and_states_both_budgets(tmp_path, quick_metrics
     _run(*args, "--out", tmp_path / "t.csv", "--out", tmp_path / "t.md", "--out", tmp_path / "t.html")
     table = pd.read_csv(tmp_path / "t.csv", keep_default_na=False)
     marie_3m = table[(table["env"] == "smax") & (table["map"] == "3m") & (table["method"] == "MARIE")].iloc[0]
-    assert int(marie_3m["budget"]) == 20000 and int(marie_3m["reported_budget"]) == 100000
-    assert marie_3m["verdict"] == "not comparable: budget 20K vs 100K, SMAX vs SMAC"
+    assert int(marie_3m["budget"]) == 12000 and int(marie_3m["reported_budget"]) == 100000
+    assert marie_3m["verdict"] == "not comparable: budget 12K vs 100K, SMAX vs SMAC"
     assert float(marie_3m["ci95_low"]) <= float(marie_3m["mean"]) <= float(marie_3m["ci95_high"])
     md = (tmp_path / "t.md").read_text()
     smax_lines = [line for line in md.splitlines() if "| 3m |" in line or "| 2s3z |" in line]
@@ -97,7 +97,7 @@ def test_reproduction_report_and_marl_eval(tmp_path, quick_metrics):
     _run("report", "--suite", "quick", "--table", tmp_path / "t.csv", "--aggregates", tmp_path / "a.csv",
          "--provenance", prov, "--metrics", quick_metrics, "--out", tmp_path / "r.md", "--out", tmp_path / "r.html")
     text = (tmp_path / "r.md").read_text()
-    for expected in ("## What differs from the paper", "SMAX (JaxMARL), a stand-in", "budget 20K env steps vs the paper's 100K",
+    for expected in ("## What differs from the paper", "SMAX (JaxMARL), a stand-in", "budget 12K env steps vs the paper's 100K",
                      "## How verdicts are decided", "### 3m (SMAX stand-in)", "git_sha: abc1234",
                      "## World-model quality", "No run of this suite logs held-out world-model metrics"):
         assert expected in text

@@ -118,16 +118,15 @@ def test_reward_column_left_out_when_it_cannot_be_computed(metrics):
     assert "| SMAX (JaxMARL) | 3m | MARIE |" in text and "per-step reward" not in text
 
 
-def test_reward_scale_of_the_suite_is_undone_and_other_runs_ignored(metrics):
+def test_a_suite_counts_only_its_own_runs(metrics):
     def spec(algo, seed, flags):
         return RunSpec("s", "smax", "3m", algo, seed, 700, "quick", "paper", flags=flags)
 
-    scaled = {"set": {"marie.reward_scale": 10}}
-    runs = (spec("marie", 1, scaled), spec("marie", 2, scaled), spec("mappo", 1, {}))
+    runs = (spec("marie", 1, {}), spec("marie", 2, {}), spec("mappo", 1, {}))
     suite = Suite("s", Path("s.yaml"), "", "quick", "paper", (1, 2), ("marie", "mappo"), runs)
     table = world_model_quality(metrics, suite)
     assert list(table["env"]) == ["smax"]  # the MPE run is not in this suite
-    assert table.iloc[0]["reward_mae"] == pytest.approx((0.05 + 0.02) / 2 / 10)
+    assert table.iloc[0]["reward_mae"] == pytest.approx((0.05 + 0.02) / 2)
     assert table.iloc[0]["obs_accuracy"] == pytest.approx(0.65)
 
 

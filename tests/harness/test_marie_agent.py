@@ -1,6 +1,7 @@
 """MARIE's learner glue, in process: what reaches the replay stores."""
 
 import numpy as np
+import pytest
 import torch
 
 from marie.algos.marie_agent import MarieAgent
@@ -42,3 +43,18 @@ def test_time_limit_switch_reaches_the_buffer():
     fixed.observe(episode)
     assert not faithful.buffer.arrays["timeout"][:6].any()
     assert fixed.buffer.arrays["timeout"][5].all() and not fixed.buffer.arrays["timeout"][:5].any()
+
+
+def test_reward_mae_is_logged_in_env_units_whatever_the_scale():
+    """The world model learns reward x scale; its logged MAE must be divided back (the losses are not)."""
+    results = {}
+    for scale in ("1", "10"):
+        torch.manual_seed(0)
+        agent = _agent(f"marie.reward_scale={scale}")
+        for start in range(4):
+            agent.observe(_rewarded_episode())
+        sample = agent.buffer.sample(4, 4, "model", float("inf"), torch.Generator().manual_seed(0))
+        results[scale] = agent._world_model_passes(sample, "wm/", backward=False)
+    # an untrained head predicts ~0, so its MAE is ~the mean |reward| in env units under either scale
+    assert results["10"]["wm/reward_mae"] == pytest.approx(results["1"]["wm/reward_mae"], rel=0.05)
+    assert results["10"]["wm/reward"] > 5 * results["1"]["wm/reward"]  # the loss stays in learned units
