@@ -289,7 +289,7 @@ class MarieAgent:
         )  # fmt: skip
         stats = {
             "returns": float(returns.mean()),
-            "imagined_reward": float(rollout.rewards.mean()),
+            "imagined_reward": float(rollout.rewards.mean()) / self.cfg.reward_scale,  # env units, like train/*
             "imagined_continuation": float(rollout.continuations.mean()),
             "value": float(values.mean()),
         }
