@@ -18,6 +18,7 @@ from analysis.suite import Suite
 HOLDOUT = "world_model_holdout/"
 # The logged quality measures, in the units a reader expects (the holdout losses are not comparable across envs).
 QUALITY = ("obs_accuracy", "reward_mae", "continuation_accuracy")
+QUALITY_METRICS = [HOLDOUT + name for name in QUALITY]
 LAST_ROUNDS = 5
 # Round boundaries and the training episodes, for the per-step reward shown beside the MAE.
 CONTEXT = ("marie/round", "train/return", "train/episode_length")
@@ -26,7 +27,7 @@ COLUMNS = ["env", "map", "algo", "n_seeds", "rounds", *QUALITY, "reward_per_step
 
 def _run_summary(run: pd.DataFrame) -> dict[str, float]:
     """Means over the last LAST_ROUNDS held-out measurements of one run, and the per-step reward of their data."""
-    measured = run[run["metric"].isin([HOLDOUT + name for name in QUALITY])]
+    measured = run[run["metric"].isin(QUALITY_METRICS)]
     last = sorted(set(measured["step"]))[-LAST_ROUNDS:]  # one held-out measurement per round, at the round's step
     recent = measured[measured["step"].isin(last)]
     out = {name: float(recent.loc[recent["metric"] == HOLDOUT + name, "value"].mean()) for name in QUALITY}
@@ -63,7 +64,7 @@ def world_model_quality(metrics: pd.DataFrame, suite: Suite | None = None) -> pd
     if suite is not None:  # rows in the suite's order, like the rest of the report
         per_seed = {(r.env, r.map, r.algo): [] for r in suite.runs}
     for (env, map_name, algo, seed), run in used.groupby(["env", "map", "algo", "seed"], sort=True):
-        if run["metric"].isin([HOLDOUT + name for name in QUALITY]).any():
+        if run["metric"].isin(QUALITY_METRICS).any():
             per_seed.setdefault((env, map_name, algo), []).append(_run_summary(run))
     rows = []
     for (env, map_name, algo), summaries in per_seed.items():

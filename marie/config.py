@@ -470,8 +470,8 @@ def build_config(
         PRESET_ENV_OVERRIDES.get((preset, env), {}),
         flatten(config_file or {}),
         dict(flags or {}),
+        dict(parse_override(text) for text in overrides or []),
     ]
-    layers.append(dict(parse_override(text) for text in overrides or []))
     for layer in layers:
         for key, value in layer.items():
             set_dotted(cfg, key, value)

@@ -177,10 +177,13 @@ class WorldModel(nn.Module):
 
     # ---- heads on the aggregated token's output ------------------------------------------------------------------
     def predict_reward(self, h: torch.Tensor) -> torch.Tensor:
-        out = self.reward_head(h)
+        return self._reward_value(self.reward_head(h))
+
+    def _reward_value(self, head_out: torch.Tensor) -> torch.Tensor:
+        """The reward head's output (..., 1 or bins) as a reward (...): the value, or the HL-Gauss expectation."""
         if self.hl_gauss is None:
-            return out.squeeze(-1)
-        return symexp(self.hl_gauss.expectation(out))
+            return head_out.squeeze(-1)
+        return symexp(self.hl_gauss.expectation(head_out))
 
     def continuation_prob(self, h: torch.Tensor) -> torch.Tensor:
         return torch.sigmoid(self.continuation_head(h).squeeze(-1))
@@ -235,8 +238,7 @@ class WorldModel(nn.Module):
         parts = {"obs": loss_obs.detach(), "reward": loss_reward.detach(), "continuation": loss_cont.detach()}
         with torch.no_grad():  # quality measures in the units a reader expects (not optimised)
             parts["obs_accuracy"] = next_token_accuracy(obs_logits, per_row(obs_tokens), agent_dones)
-            predicted = reward_out.squeeze(-1) if self.hl_gauss is None else symexp(self.hl_gauss.expectation(reward_out))
-            parts["reward_mae"] = (predicted.reshape(rewards.shape) - rewards).abs().mean()
+            parts["reward_mae"] = (self._reward_value(reward_out).reshape(rewards.shape) - rewards).abs().mean()
             parts["continuation_accuracy"] = ((cont_logits > 0).to(agg.dtype) == continuation).float().mean()
         if self.predict_avail:
             if batch.avail is None:

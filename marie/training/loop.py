@@ -22,7 +22,7 @@ import torch
 import yaml
 
 from marie.algos import factory
-from marie.config import TrainConfig, dump_yaml, flatten, to_dict
+from marie.config import TrainConfig, dump_yaml, flatten
 from marie.envs import make_env
 from marie.errors import UsageError
 from marie.training import provenance
@@ -120,7 +120,7 @@ _RESUMABLE_CHANGES = {"run.threads", "run.progress", "run.checkpoint_interval_s"
 
 
 def _changed_keys(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
-    old_flat, new_flat = flatten(old), flatten(yaml.safe_load(yaml.safe_dump(new)))
+    old_flat, new_flat = flatten(old), flatten(new)
     keys = sorted(set(old_flat) | set(new_flat))
     return [k for k in keys if k not in _RESUMABLE_CHANGES and old_flat.get(k) != new_flat.get(k)]
 
@@ -131,7 +131,7 @@ def train(cfg: TrainConfig, out_dir: Path, argv: list[str]) -> int:
     resolved = dump_yaml(cfg)
     existing = run.existing_config()
     if existing is not None and (run.has_checkpoint() or run.is_complete()):
-        changed = _changed_keys(yaml.safe_load(existing), to_dict(cfg))
+        changed = _changed_keys(yaml.safe_load(existing), yaml.safe_load(resolved))  # both as written to disk
         if changed:
             raise UsageError(
                 f"{out_dir} holds a run with a different config ({', '.join(changed[:5])}); "
