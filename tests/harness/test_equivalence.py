@@ -1,0 +1,112 @@
+"""Behaviour is pinned across refactors: two short runs (MARIE and MAPPO on SMAX 3m) must reproduce the metrics and
+final weights recorded before the package was restructured (tests/data/equivalence/*.json).
+
+Floating point results depend on the CPU's vector ISA and on the torch/JAX builds, so the recorded values are only
+compared on a machine with the same ones; elsewhere the test skips and says why. Regenerate (only when behaviour is
+meant to change) with ``python -m tests.harness.test_equivalence``.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import importlib.metadata
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+
+from tests.conftest import has_module, run_marie
+
+DATA = Path(__file__).resolve().parents[1] / "data" / "equivalence"
+COMMON = ["--env", "smax", "--env_name", "3m", "--preset", "smoke", "--seed", "3", "--threads", "1",
+          "--n_workers", "1", "--progress", "none"]  # fmt: skip
+# MARIE: rounds every 100 steps from 300, world model from round 2, actor-critic from round 3, evals every 500.
+RUNS = {
+    "marie": ["train", "--algo", "marie", *COMMON, "--steps", "1200"],
+    "mappo": ["train", "--algo", "mappo", *COMMON, "--steps", "1000"],
+}
+TIMING = ("/seconds", "/steps_per_s")  # wall-clock measurements differ between any two runs
+
+
+def platform_keys() -> dict[str, str]:
+    def version(name: str) -> str:
+        try:
+            return importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            return "absent"
+
+    return {
+        "torch": torch.__version__,
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "jax": version("jax"),
+        "jaxlib": version("jaxlib"),
+        "jaxmarl": version("jaxmarl"),
+    }
+
+
+def _hash_leaves(node: Any, path: str, digest: "hashlib._Hash") -> None:
+    """Every tensor and array of a (nested) state dict, in key order; other leaves (counters, episodes) skipped."""
+    if isinstance(node, dict):
+        for key in sorted(node, key=str):
+            _hash_leaves(node[key], f"{path}/{key}", digest)
+    elif isinstance(node, (list, tuple)):
+        for i, item in enumerate(node):
+            _hash_leaves(item, f"{path}/{i}", digest)
+    elif isinstance(node, torch.Tensor):
+        digest.update(path.encode() + str(node.dtype).encode() + node.detach().cpu().contiguous().numpy().tobytes())
+    elif isinstance(node, np.ndarray):
+        digest.update(path.encode() + str(node.dtype).encode() + np.ascontiguousarray(node).tobytes())
+
+
+def summarize(out: Path) -> dict[str, Any]:
+    with open(out / "metrics.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    evals = [[r["step"], r["metric"], r["value"], r["n_episodes"], r["eval_mode"]] for r in rows
+             if r["metric"].startswith("eval/")]  # fmt: skip
+    others = [(r["step"], r["metric"], r["value"]) for r in rows
+              if not r["metric"].startswith("eval/") and not r["metric"].endswith(TIMING)]  # fmt: skip
+    state = torch.load(out / "checkpoints" / "latest.pt", map_location="cpu", weights_only=False)["agent"]
+    digest = hashlib.sha256()
+    _hash_leaves(state, "", digest)
+    return {
+        "eval_rows": evals,
+        "train_rows_sha256": hashlib.sha256(json.dumps(others).encode()).hexdigest(),
+        "n_train_rows": len(others),
+        "weights_sha256": digest.hexdigest(),
+    }
+
+
+def _run(name: str, out: Path) -> dict[str, Any]:
+    result = run_marie(*RUNS[name], "--out-dir", str(out))
+    assert result.returncode == 0, result.stderr[-3000:]
+    return summarize(out)
+
+
+@pytest.mark.skipif(not has_module("jaxmarl"), reason="jaxmarl not installed")
+@pytest.mark.parametrize("name", list(RUNS))
+def test_same_command_gives_the_recorded_metrics_and_weights(tmp_path, name):
+    golden = json.loads((DATA / f"{name}.json").read_text())
+    here = platform_keys()
+    if golden["platform"] != here:
+        pytest.skip(f"golden data recorded with {golden['platform']}, this machine has {here}")
+    assert golden["command"] == RUNS[name]
+    got = _run(name, tmp_path / name)
+    assert got["eval_rows"] == golden["eval_rows"]
+    assert got["n_train_rows"] == golden["n_train_rows"]
+    assert got["train_rows_sha256"] == golden["train_rows_sha256"], "training/loss rows differ"
+    assert got["weights_sha256"] == golden["weights_sha256"], "final agent state differs"
+
+
+if __name__ == "__main__":  # regenerate the golden files
+    import tempfile
+
+    for run_name in sys.argv[1:] or list(RUNS):
+        with tempfile.TemporaryDirectory() as tmp:
+            record = {"command": RUNS[run_name], "platform": platform_keys()} | _run(run_name, Path(tmp) / run_name)
+        (DATA / f"{run_name}.json").write_text(json.dumps(record, indent=1) + "\n")
+        print(f"wrote {DATA / f'{run_name}.json'}")
