@@ -15,6 +15,17 @@ import sys
 import time
 from typing import Any
 
+from marie.contract import validate_env
+from marie.runtime import (
+    TRAIN_STREAM,
+    derive_seed,
+    limit_threads,
+    release_free_memory,
+    resolve_device,
+    seed_everything,
+    set_torch_threads,
+)
+
 # The original MARIE code on a 2-core AMD EPYC (AVX2), torch 2.13 CPU, SMAX 3m, paper hyperparameters, timing its own
 # update functions as shipped (anomaly detection on). Reported in the issue that specified this bench; not ours.
 ORIGINAL = {
@@ -87,23 +98,16 @@ def _log(text: str, quiet: bool) -> None:
 
 
 def run_bench(args: argparse.Namespace) -> int:
-    from marie.cli import _limit_threads
-    from marie.envs import validate_env
-
     validate_env(args.env, args.env_name, args.agent_conf)
-    _limit_threads(args.threads)
-    import numpy as np
+    limit_threads(args.threads)
     import torch
 
-    from marie.algos.marie_agent import MarieAgent, release_free_memory
+    from marie.algos.marie.agent import MarieAgent
     from marie.config import build_config
+    from marie.data.episode import collect_episodes
     from marie.envs import make_env
-    from marie.models.imagination import imagine, make_start_states
-    from marie.training.episode import collect_episodes
-    from marie.training.loop import derive_seed, resolve_device, seed_everything
 
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    set_torch_threads(args.threads)
     flags = {"env.agent_conf": args.agent_conf, "env.n_workers": args.n_workers, "run.device": args.device}
     cfg = build_config(args.env, args.env_name, preset=args.preset, flags=flags, overrides=args.overrides)
     seed_everything(cfg.random_seed)
@@ -121,13 +125,12 @@ def run_bench(args: argparse.Namespace) -> int:
 
     # 1. Collection with the MARIE acting path (tokenizer reconstruction + actor), vectorised envs.
     _log(f"collecting {args.collect_steps} env steps with {args.n_workers} env copies ...", quiet)
-    collect_episodes(env, agent, [derive_seed(1, 0, i) for i in range(env.num_envs)], "collect")  # warm-up (JIT)
+    collect_episodes(env, agent, [derive_seed(1, TRAIN_STREAM, i) for i in range(env.num_envs)], "collect")  # JIT
     steps, k, start = 0, 0, time.perf_counter()
     while steps < args.collect_steps:
-        seeds = [derive_seed(cfg.random_seed, 0, k + i) for i in range(env.num_envs)]
+        seeds = [derive_seed(cfg.random_seed, TRAIN_STREAM, k + i) for i in range(env.num_envs)]
         for episode in collect_episodes(env, agent, seeds, "collect"):
-            agent.buffer.add(episode)
-            agent.episodes.add(episode)
+            agent.store(episode)
             steps += len(episode)
         k += env.num_envs
     env_steps_per_s = steps / (time.perf_counter() - start)
@@ -137,9 +140,9 @@ def run_bench(args: argparse.Namespace) -> int:
     # 2. Tokenizer and world-model updates on that data.
     def one_update(phase: str):
         if phase == "tokenizer":
-            agent._train_tokenizer(updates=1)
+            agent.train_tokenizer(updates=1)
         else:
-            agent._train_world_model(updates=1)
+            agent.train_world_model(updates=1)
 
     tokenizer_update_s = 0.0
     if agent.tokenizer.trainable:
@@ -156,39 +159,27 @@ def run_bench(args: argparse.Namespace) -> int:
     # 3. Imagination (cached) at the configured size, and PPO on its output.
     num_starts = mc.imagination.num_starts
     timed_starts = args.imagination_starts or num_starts
-    n_hist = mc.stack_obs - 1
-
-    def start_states(count: int):
-        s = agent.episodes.sample(count, n_hist, agent._np_rng)
-        t = agent._tensor
-        return make_start_states(agent.tokenizer, t(s.obs), t(s.avail) if env.spec.discrete else None,
-                                 None if s.history is None else t(s.history),
-                                 None if s.history_filled is None else t(s.history_filled))  # fmt: skip
-
-    start = start_states(timed_starts)
+    start = agent.start_states(timed_starts)
     _log(f"timing one imagination of {timed_starts} starts x {mc.imagination.horizon} steps ...", quiet)
     t0 = time.perf_counter()
-    rollout = imagine(agent.world_model, agent.tokenizer, agent._policy, start, mc.imagination, generator=agent._gen)
+    rollout = agent.imagine(start)
     imagination_s = (time.perf_counter() - t0) * num_starts / timed_starts
     peaks["imagination"] = _peak_mb()
-    batch, _ = agent._ppo_batch(rollout)
+    batch, _ = agent.ppo_batch(rollout)
     _log("timing one PPO phase (epochs x minibatches) ...", quiet)
     t0 = time.perf_counter()
-    from marie.rl.ppo import ppo_update
-
-    ppo_update(agent.actor, agent.critic, agent.actor_opt, agent.critic_opt, batch, mc.ppo, agent.value_norm)
+    agent.update_policy(batch)
     ppo_s = (time.perf_counter() - t0) * num_starts / timed_starts
     peaks["ppo"] = _peak_mb()
 
     # 4. KV cache vs full recomputation on a few starts: same randomness, outputs compared.
-    small = start_states(args.kv_starts)
+    small = agent.start_states(args.kv_starts)
 
     def kv_run(cached: bool):
         torch.manual_seed(7)
         gen = torch.Generator().manual_seed(7)
         t = time.perf_counter()
-        out = imagine(agent.world_model, agent.tokenizer, agent._policy, small, mc.imagination,
-                      use_kv_cache=cached, generator=gen)  # fmt: skip
+        out = agent.imagine(small, use_kv_cache=cached, generator=gen)
         return out, time.perf_counter() - t
 
     _log(f"comparing cached and uncached imagination on {args.kv_starts} starts ...", quiet)

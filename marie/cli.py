@@ -10,16 +10,16 @@ choices, before anything is written.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 from typing import Sequence
 
 import yaml
 
-from marie.errors import UsageError
-
-ENV_CHOICES = ("starcraft", "smax", "football", "pettingzoo", "mamujoco")
+from marie import bench
+from marie.contract import ENV_FAMILIES, list_scenarios, validate_env
+from marie.errors import INTERRUPTED_EXIT, UsageError, exit_status
+from marie.runtime import limit_threads, set_torch_threads
 
 
 class _OneLineParser(argparse.ArgumentParser):
@@ -42,7 +42,7 @@ def _budget(text: str) -> int:
 
 def _add_train_args(p: argparse.ArgumentParser) -> None:
     original = p.add_argument_group("original MARIE flags")
-    original.add_argument("--env", required=True, help=f"environment family: {', '.join(ENV_CHOICES)}")
+    original.add_argument("--env", required=True, help=f"environment family: {', '.join(ENV_FAMILIES)}")
     original.add_argument("--env_name", required=True, help="map / scenario, e.g. 3m, simple_spread_v2, HalfCheetah")
     original.add_argument("--agent_conf", default=None, help="MAMuJoCo partition, e.g. 2x3")
     original.add_argument("--n_workers", type=int, default=2, help="env copies collecting in parallel (default 2)")
@@ -110,31 +110,16 @@ def _load_config_file(path: Path | None) -> dict:
     return data
 
 
-def _limit_threads(threads: int | None) -> None:
-    """Must run before torch/jax start their thread pools."""
-    if not threads:
-        return
-    os.environ.setdefault("OMP_NUM_THREADS", str(threads))
-    os.environ.setdefault("MKL_NUM_THREADS", str(threads))
-    xla = os.environ.get("XLA_FLAGS", "")
-    if "intra_op_parallelism_threads" not in xla:
-        os.environ["XLA_FLAGS"] = f"{xla} --xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads={threads}"
-
-
 def cmd_train(args: argparse.Namespace) -> int:
-    from marie.envs import validate_env
-
-    if args.env not in ENV_CHOICES:
-        raise UsageError(f"unknown --env {args.env!r}; valid choices: {', '.join(ENV_CHOICES)}")
+    if args.env not in ENV_FAMILIES:
+        raise UsageError(f"unknown --env {args.env!r}; valid choices: {', '.join(ENV_FAMILIES)}")
     if args.ce_for_end:
         print("note: --ce_for_end is accepted and ignored, as in the original MARIE code", file=sys.stderr)
     if args.out_dir.exists() and not args.out_dir.is_dir():
         raise UsageError(f"--out-dir {args.out_dir} exists and is not a directory")
-    canonical = validate_env(args.env, args.env_name, args.agent_conf)
-    _limit_threads(args.threads)
-    import torch
-
-    from marie.config import build_config
+    validate_env(args.env, args.env_name, args.agent_conf, quiet=True)  # fails before torch loads; make_env notes
+    limit_threads(args.threads)
+    from marie.config import build_config  # torch-free: a bad key fails fast
 
     cfg = build_config(
         args.env,
@@ -145,17 +130,13 @@ def cmd_train(args: argparse.Namespace) -> int:
         flags=_original_flags(args),
         overrides=args.overrides,
     )
-    if cfg.run.threads:
-        torch.set_num_threads(cfg.run.threads)
-    del canonical  # the adapter reports the canonical map name in its EnvSpec
+    set_torch_threads(cfg.run.threads)
     from marie.training.loop import train
 
     return train(cfg, args.out_dir, sys.argv[1:])
 
 
 def cmd_envs(args: argparse.Namespace) -> int:
-    from marie.envs import ENV_FAMILIES, list_scenarios
-
     for family in ENV_FAMILIES if args.env is None else (args.env,):
         if family not in ENV_FAMILIES:
             raise UsageError(f"unknown env {family!r}; valid choices: {', '.join(ENV_FAMILIES)}")
@@ -164,9 +145,7 @@ def cmd_envs(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from marie.bench import run_bench
-
-    return run_bench(args)
+    return bench.run_bench(args)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -178,39 +157,23 @@ def build_parser() -> argparse.ArgumentParser:
     envs = sub.add_parser("envs", help="list the scenarios of each environment family")
     envs.add_argument("env", nargs="?", default=None)
     envs.set_defaults(func=cmd_envs)
-    bench = sub.add_parser("bench", help="measure MARIE's speed and memory per training phase")
-    try:
-        from marie.bench import add_bench_args
-    except ImportError:  # the bench module lands with the MARIE model
-        add_bench_args = None
-    if add_bench_args is not None:
-        add_bench_args(bench)
-    bench.set_defaults(func=cmd_bench)
+    bench_parser = sub.add_parser("bench", help="measure MARIE's speed and memory per training phase")
+    bench.add_bench_args(bench_parser)
+    bench_parser.set_defaults(func=cmd_bench)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from marie.envs.base import EnvUnavailableError
-
     try:
         args = build_parser().parse_args(argv)
         return args.func(args)
-    except UsageError as exc:
-        print(f"marie: error: {exc}", file=sys.stderr)
-        return 2
-    except EnvUnavailableError as exc:
-        print(f"marie: error: {exc}", file=sys.stderr)
-        return 3
-    except RuntimeError as exc:
-        from marie.training.loop import TrainingDivergedError
-
-        if not isinstance(exc, TrainingDivergedError):
+    except (Exception, KeyboardInterrupt) as exc:
+        status = exit_status(exc)
+        if status is None:  # a bug, not a user error: the full traceback
             raise
-        print(f"marie: error: {exc}", file=sys.stderr)
-        return 4
-    except KeyboardInterrupt:
-        print("marie: interrupted; rerun the same command to resume from the last checkpoint", file=sys.stderr)
-        return 130
+        code, message = status
+        print(f"marie: {'' if code == INTERRUPTED_EXIT else 'error: '}{message}", file=sys.stderr)
+        return code
 
 
 if __name__ == "__main__":

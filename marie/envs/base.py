@@ -18,6 +18,10 @@ from typing import Protocol, Sequence
 
 import numpy as np
 
+from marie.errors import EnvUnavailableError
+
+__all__ = ["EnvSpec", "EnvUnavailableError", "Reset", "Step", "VecEnv"]  # the error is raised by every adapter
+
 
 @dataclass(frozen=True)
 class EnvSpec:
@@ -76,6 +80,3 @@ class VecEnv(Protocol):
         """Simulator package versions (and e.g. the SC2 build) for provenance.json."""
         ...
 
-
-class EnvUnavailableError(RuntimeError):
-    """A simulator is not installed here; the message names it and how to get it (one line)."""

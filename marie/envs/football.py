@@ -2,7 +2,7 @@
 
 As the original's wrapper (whose gfootball import was commented out, spec §8.5): ``create_environment`` with
 ``representation="simple115v2"``, ``rewards="scoring,checkpoints"`` and N controlled players from the
-scenario table in ``marie.envs.FOOTBALL_AGENTS`` (for ``academy_run_to_score*`` the original controls the
+scenario table in ``marie.contract.FOOTBALL_AGENTS`` (for ``academy_run_to_score*`` the original controls the
 right team; we keep that). The reward of agent 0 is copied to every agent; all 19 actions are always available.
 
 We call the raw env's ``reset``/``step`` ourselves and accept both the old gym 4-tuple and the 5-tuple API, so no
@@ -24,7 +24,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 import numpy as np
 
-from marie.envs import FOOTBALL_AGENTS
+from marie.contract import FOOTBALL_AGENTS
 from marie.envs.base import EnvSpec, EnvUnavailableError
 from marie.envs.procvec import CopyStep, SingleCopyEnv
 

@@ -9,7 +9,7 @@ action_type="discrete", observation_type="unit_list"``; ``episode_limit`` defaul
 Maps: JaxMARL's built-in ones plus SMAC maps whose units SMAX has, built from SMAC's unit lists (2m_vs_1z,
 3s_vs_3z, 3s_vs_4z). ``corridor_noterrain`` has SMAC corridor's units (6 zealots vs 24 zerglings) on SMAX's open
 map: the corridor terrain, the point of that map, does not exist here. Maps needing other units are refused by
-``marie.envs.validate_env``.
+``marie.contract.validate_env``.
 
 Per step (one jitted, vmapped call, then one host transfer of one packed buffer):
 - ``env.step_env`` (no auto-reset), so the final observation is the real one; each copy has its own key chain
@@ -40,7 +40,7 @@ os.environ.setdefault("JAX_PLATFORMS", "cpu")
 
 import numpy as np  # noqa: E402
 
-from marie.envs import SMAX_BUILTIN_MAPS, SMAX_CUSTOM_UNITS  # noqa: E402
+from marie.contract import SMAX_BUILTIN_MAPS, SMAX_CUSTOM_UNITS  # noqa: E402
 from marie.envs.base import EnvSpec, EnvUnavailableError, Reset, Step  # noqa: E402
 
 

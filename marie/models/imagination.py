@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from marie.models.configs import ImaginationConfig
-from marie.models.tokenizer import Tokenizer
+from marie.models.tokenizers.base import Tokenizer
 from marie.models.world_model import WorldModel
 
 # policy(feat (S,N,F), avail (S,N,A) bool | None) -> (action, logits_or_logp, extra):

@@ -11,13 +11,13 @@ All networks take inputs with the agent axis second to last: ``(..., N, F)``.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
 from torch.distributions import Categorical, Normal
 
 from marie.models.perceiver import sinusoid_table  # the same agent-index table as the Perceiver's (spec §5.2)
+from marie.rl.configs import ActorCriticConfig
 
 MASKED_LOGIT = -1e10  # what the original writes into unavailable actions' logits
 
@@ -210,16 +210,6 @@ class StateCritic(nn.Module):
         expanded = state.unsqueeze(-2).expand(*lead, self.n_agents, state.shape[-1])
         ids = self.agent_ids.expand(*lead, self.n_agents, self.n_agents)
         return self.value(self.base(torch.cat([expanded, ids], dim=-1)))
-
-
-@dataclass
-class ActorCriticConfig:
-    """Which actor/critic pair to build and its sizes (spec §5.2, §7.3)."""
-
-    kind: str = "smac"  # smac: MLPActor + AttentionCritic; mappo_style: StochasticPolicy + FeatureNormedAttentionCritic
-    hidden: int = 256  # ACTION_HIDDEN
-    layers: int = 2  # ACTION_LAYERS
-    critic_hidden: int = 256  # HIDDEN (SMAC/SMAX only; otherwise the critic width follows `hidden`)
 
 
 def build_marie_actor_critic(

@@ -10,7 +10,6 @@ exactly what an uninterrupted run would have done.
 from __future__ import annotations
 
 import math
-import random
 import sys
 import time
 from dataclasses import dataclass
@@ -18,22 +17,28 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 import yaml
 
-from marie.algos import factory
+from marie import registry
 from marie.config import TrainConfig, dump_yaml, flatten
+from marie.config.schema import GENERIC_SECTIONS
+from marie.contract import EVAL_EPISODE_LENGTH, EVAL_RETURN, EVAL_SCORE, EVAL_WIN_RATE
+from marie.data.episode import Episode, collect_episodes
 from marie.envs import make_env
-from marie.errors import UsageError
+from marie.errors import TrainingDivergedError, UsageError
+from marie.runtime import (
+    EVAL_STREAM,
+    TRAIN_STREAM,
+    derive_seed,
+    resolve_device,
+    rng_state,
+    seed_everything,
+    set_rng_state,
+)
 from marie.training import provenance
-from marie.training.episode import Episode, collect_episodes
 from marie.training.progress import Progress
 from marie.training.run_dir import RunDirectory
 from marie.training.sinks import MetricSinks
-
-
-class TrainingDivergedError(RuntimeError):
-    """A loss became NaN/inf: the run stops, its last good checkpoint is kept."""
 
 
 @dataclass
@@ -44,35 +49,6 @@ class Counters:
     evaluations: int = 0
     last_eval_step: int = -1  # env step of the latest evaluation actually run
     wall_s: float = 0.0
-
-
-def derive_seed(random_seed: int, stream: int, index: int) -> int:
-    """Distinct, reproducible env seeds per (stream, index): stream 0 = training episodes, 1 = evaluation."""
-    return int(np.random.SeedSequence([random_seed, stream, index]).generate_state(1)[0] % (2**31 - 1))
-
-
-def seed_everything(random_seed: int) -> None:
-    random.seed(random_seed)
-    np.random.seed(random_seed)
-    torch.manual_seed(random_seed)
-
-
-def _rng_state() -> dict[str, Any]:
-    return {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
-
-
-def _set_rng_state(state: dict[str, Any]) -> None:
-    random.setstate(state["python"])
-    np.random.set_state(state["numpy"])
-    torch.set_rng_state(state["torch"])
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise UsageError("--device cuda requested but torch sees no CUDA device; valid here: cpu, auto")
-    return torch.device(name)
 
 
 def evaluation_mode(cfg: TrainConfig, discrete: bool) -> str:
@@ -89,19 +65,19 @@ def evaluate(env, agent, cfg: TrainConfig, eval_index: int) -> dict[str, float]:
     while len(episodes) < cfg.eval.episodes:
         base = batch * n_copies
         if cfg.eval.distinct_seeds:
-            seeds = [derive_seed(cfg.random_seed, 1, eval_index * 100_000 + base + j) for j in range(n_copies)]
+            seeds = [derive_seed(cfg.random_seed, EVAL_STREAM, eval_index * 100_000 + base + j) for j in range(n_copies)]
         else:  # the original: every eval worker used the run's seed
             seeds = [cfg.random_seed] * n_copies
         episodes += collect_episodes(env, agent, seeds, evaluation_mode(cfg, env.spec.discrete))
         batch += 1
     episodes = episodes[: cfg.eval.episodes]
     metrics = {
-        "eval/return": float(np.mean([ep.team_return for ep in episodes])),
-        "eval/score": float(np.mean([ep.score for ep in episodes])),
-        "eval/episode_length": float(np.mean([len(ep) for ep in episodes])),
+        EVAL_RETURN: float(np.mean([ep.team_return for ep in episodes])),
+        EVAL_SCORE: float(np.mean([ep.score for ep in episodes])),
+        EVAL_EPISODE_LENGTH: float(np.mean([len(ep) for ep in episodes])),
     }
     if env.spec.has_win:
-        metrics = {"eval/win_rate": float(np.mean([ep.won for ep in episodes]))} | metrics
+        metrics = {EVAL_WIN_RATE: float(np.mean([ep.won for ep in episodes]))} | metrics
     return metrics
 
 
@@ -119,9 +95,12 @@ def _check_finite(metrics: dict[str, float], step: int) -> None:
 _RESUMABLE_CHANGES = {"run.threads", "run.progress", "run.checkpoint_interval_s"}
 
 
-def _changed_keys(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+def _changed_keys(old: dict[str, Any], new: dict[str, Any], algo: str) -> list[str]:
+    """Keys whose value differs, among those that can change the run: the generic sections and the run's own
+    algorithm's section (another algorithm's section, e.g. one registered after the run started, cannot)."""
+    relevant = {*GENERIC_SECTIONS, algo}
     old_flat, new_flat = flatten(old), flatten(new)
-    keys = sorted(set(old_flat) | set(new_flat))
+    keys = sorted(k for k in set(old_flat) | set(new_flat) if k.split(".", 1)[0] in relevant)
     return [k for k in keys if k not in _RESUMABLE_CHANGES and old_flat.get(k) != new_flat.get(k)]
 
 
@@ -131,7 +110,7 @@ def train(cfg: TrainConfig, out_dir: Path, argv: list[str]) -> int:
     resolved = dump_yaml(cfg)
     existing = run.existing_config()
     if existing is not None and (run.has_checkpoint() or run.is_complete()):
-        changed = _changed_keys(yaml.safe_load(existing), yaml.safe_load(resolved))  # both as written to disk
+        changed = _changed_keys(yaml.safe_load(existing), yaml.safe_load(resolved), cfg.run.algo)  # both as on disk
         if changed:
             raise UsageError(
                 f"{out_dir} holds a run with a different config ({', '.join(changed[:5])}); "
@@ -146,9 +125,9 @@ def train(cfg: TrainConfig, out_dir: Path, argv: list[str]) -> int:
     env_kw = {} if cfg.env.episode_limit is None else {"episode_limit": cfg.env.episode_limit}
     env = make_env(cfg.env.env, cfg.env.env_name, cfg.env.agent_conf, cfg.env.n_workers, **env_kw)
     eval_copies = cfg.eval.num_envs or min(cfg.eval.episodes, 32)
-    eval_env = make_env(cfg.env.env, cfg.env.env_name, cfg.env.agent_conf, eval_copies, **env_kw)
+    eval_env = make_env(cfg.env.env, cfg.env.env_name, cfg.env.agent_conf, eval_copies, quiet=True, **env_kw)
     spec = env.spec
-    agent = factory(cfg.run.algo)(spec, cfg, device)
+    agent = registry.factory(cfg.run.algo)(spec, cfg, device)
 
     run.root.mkdir(parents=True, exist_ok=True)
     run.write_config(resolved)
@@ -159,7 +138,7 @@ def train(cfg: TrainConfig, out_dir: Path, argv: list[str]) -> int:
     if run.has_checkpoint():
         state = run.load_checkpoint()
         agent.load_state_dict(state["agent"])
-        _set_rng_state(state["rng"])
+        set_rng_state(state["rng"])
         counters = Counters(**state["counters"])
         metrics.truncate(state["metrics_bytes"])
     else:
@@ -175,7 +154,7 @@ def train(cfg: TrainConfig, out_dir: Path, argv: list[str]) -> int:
 
     def checkpoint() -> None:
         run.save_checkpoint(
-            {"agent": agent.state_dict(), "rng": _rng_state(), "counters": vars(counters).copy(),
+            {"agent": agent.state_dict(), "rng": rng_state(), "counters": vars(counters).copy(),
              "metrics_bytes": metrics.size()}
         )  # fmt: skip
 
@@ -193,7 +172,7 @@ def train(cfg: TrainConfig, out_dir: Path, argv: list[str]) -> int:
     iter_steps_start, iter_time_start = counters.env_steps, time.monotonic()
     try:
         while counters.env_steps < cfg.run.steps and counters.episodes < cfg.run.max_episodes:
-            seeds = [derive_seed(cfg.random_seed, 0, counters.episodes + i) for i in range(env.num_envs)]
+            seeds = [derive_seed(cfg.random_seed, TRAIN_STREAM, counters.episodes + i) for i in range(env.num_envs)]
             for episode in collect_episodes(env, agent, seeds, "collect"):
                 counters.env_steps += len(episode)
                 counters.episodes += 1

@@ -1,4 +1,5 @@
-"""The run directory: the only contract between training and the workflow (docs/architecture.md).
+"""The run directory: the only contract between training and the workflow (docs/architecture.md; its names are in
+``marie.contract``).
 
 Crash safety: every file is replaced atomically (temp file + fsync + rename) except ``metrics.csv``, which is
 append-only. Each checkpoint records the CSV's byte length at that moment, and a resume truncates the CSV back to
@@ -10,42 +11,30 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
+import pickle
 import time
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import torch
 
-METRIC_COLUMNS = ("env", "map", "algo", "seed", "step", "metric", "value", "n_episodes", "eval_mode")
-CONFIG_FILE = "config.resolved.yaml"
-PROVENANCE_FILE = "provenance.json"
-METRICS_FILE = "metrics.csv"
-CHECKPOINT = "checkpoints/latest.pt"
-COMPLETED = "COMPLETED"
+from marie.contract import CHECKPOINT_FILE, COMPLETED_FILE, CONFIG_FILE, METRIC_COLUMNS, METRICS_FILE, PROVENANCE_FILE
+from marie.fileio import atomic_write_bytes, atomic_write_text
+
+# Modules whose pickled classes moved (checkpoints written before the move still load).
+_MOVED_MODULES = {"marie.training.episode": "marie.data.episode"}
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    with open(tmp, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
-    _fsync_dir(path.parent)
+class _Unpickler(pickle.Unpickler):
+    def find_class(self, module: str, name: str) -> Any:
+        return super().find_class(_MOVED_MODULES.get(module, module), name)
 
 
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+class _CheckpointPickle:
+    """The ``pickle_module`` torch.load takes: the standard one with moved classes found at their new place."""
 
-
-def atomic_write_text(path: Path, text: str) -> None:
-    atomic_write_bytes(path, text.encode())
+    Unpickler = _Unpickler
+    load = staticmethod(pickle.load)
 
 
 class MetricsWriter:
@@ -91,10 +80,10 @@ class RunDirectory:
 
     @property
     def checkpoint_path(self) -> Path:
-        return self.root / CHECKPOINT
+        return self.root / CHECKPOINT_FILE
 
     def is_complete(self) -> bool:
-        return (self.root / COMPLETED).exists()
+        return (self.root / COMPLETED_FILE).exists()
 
     def has_checkpoint(self) -> bool:
         return self.checkpoint_path.exists()
@@ -118,17 +107,9 @@ class RunDirectory:
         atomic_write_bytes(self.checkpoint_path, buf.getvalue())
 
     def load_checkpoint(self) -> dict[str, Any]:
-        return torch.load(self.checkpoint_path, map_location="cpu", weights_only=False)
+        return torch.load(self.checkpoint_path, map_location="cpu", weights_only=False, pickle_module=_CheckpointPickle)
 
     def mark_complete(self, info: dict[str, Any]) -> None:
         info = dict(info, finished_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
-        atomic_write_text(self.root / COMPLETED, json.dumps(info, indent=2, sort_keys=True))
+        atomic_write_text(self.root / COMPLETED_FILE, json.dumps(info, indent=2, sort_keys=True))
 
-
-def read_metrics(path: Path | str) -> list[dict[str, str]]:
-    with open(path, newline="") as handle:
-        return list(csv.DictReader(handle))
-
-
-def rows_for(rows: Iterable[dict[str, str]], metric: str) -> list[tuple[int, float]]:
-    return [(int(r["step"]), float(r["value"])) for r in rows if r["metric"] == metric]

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from marie import envs
+from marie import contract
 from marie.envs import EnvUnavailableError, list_scenarios, make_env, validate_env
 from marie.errors import UsageError
 
@@ -32,13 +32,13 @@ def test_import_marie_envs_imports_no_simulator():
 
 
 def test_env_families_and_canonical_names():
-    assert envs.ENV_FAMILIES == ("starcraft", "smax", "football", "pettingzoo", "mamujoco")
+    assert contract.ENV_FAMILIES == ("starcraft", "smax", "football", "pettingzoo", "mamujoco")
     assert validate_env("smax", "3m") == "3m"
     assert validate_env("smax", "corridor_noterrain") == "corridor_noterrain"
     assert validate_env("starcraft", "corridor") == "corridor"
     assert validate_env("pettingzoo", "simple_spread_v3") == "simple_spread_v3"
     assert validate_env("mamujoco", "HalfCheetah", "2x3") == "HalfCheetah-2x3"
-    for family in envs.ENV_FAMILIES:  # every listed scenario is accepted as it is listed
+    for family in contract.ENV_FAMILIES:  # every listed scenario is accepted as it is listed
         for name in list_scenarios(family):
             assert validate_env(family, name) == name
     assert validate_env("football", "academy_3_vs_1_with_keeper") == "academy_3_vs_1_with_keeper"
@@ -46,7 +46,7 @@ def test_env_families_and_canonical_names():
 
 def test_unknown_env_lists_families():
     message = _one_line_error("smac", "3m")
-    assert "'smac'" in message and all(f in message for f in envs.ENV_FAMILIES)
+    assert "'smac'" in message and all(f in message for f in contract.ENV_FAMILIES)
 
 
 def test_unknown_smax_map_lists_smax_maps():
@@ -102,14 +102,14 @@ def test_smax_table_matches_jaxmarl():
     from marie.envs.smax import map_name_to_scenario  # noqa: F401  (import through the adapter: quiet import)
     from jaxmarl.environments.smax.smax_env import MAP_NAME_TO_SCENARIO
 
-    assert set(envs.SMAX_BUILTIN_MAPS) == set(MAP_NAME_TO_SCENARIO)
-    assert not set(envs.SMAX_CUSTOM_UNITS) & set(MAP_NAME_TO_SCENARIO)
+    assert set(contract.SMAX_BUILTIN_MAPS) == set(MAP_NAME_TO_SCENARIO)
+    assert not set(contract.SMAX_CUSTOM_UNITS) & set(MAP_NAME_TO_SCENARIO)
 
 
 def test_mpe_table_matches_mpe2():
     mpe2_modules = pytest.importorskip("mpe2.all_modules", reason="mpe2 not installed")
-    assert {k.split("/")[1] for k in mpe2_modules.mpe_environments} == set(envs.MPE_SCENARIOS)
-    assert set(envs.MPE_OLD_NAMES.values()) <= set(envs.MPE_SCENARIOS)
+    assert {k.split("/")[1] for k in mpe2_modules.mpe_environments} == set(contract.MPE_SCENARIOS)
+    assert set(contract.MPE_OLD_NAMES.values()) <= set(contract.MPE_SCENARIOS)
 
 
 def test_mamujoco_table_matches_library():
@@ -117,7 +117,7 @@ def test_mamujoco_table_matches_library():
     from marie.envs.mamujoco import OWN_PARTITIONS, _import_mamujoco
 
     _, obsk = _import_mamujoco()
-    for task, confs in envs.MAMUJOCO_CONFS.items():
+    for task, confs in contract.MAMUJOCO_CONFS.items():
         for conf in confs:
             if (task, conf) in OWN_PARTITIONS:  # ours because the library lacks it
                 with pytest.raises(Exception, match="UNKNOWN partitioning"):

@@ -3,7 +3,7 @@
 import numpy as np
 
 from marie.envs.base import EnvSpec, Reset, Step
-from marie.training.episode import collect_episodes
+from marie.data.episode import collect_episodes
 
 SPEC = EnvSpec("smax", "fake", n_agents=2, obs_dim=3, state_dim=4, n_actions=2, discrete=True, episode_limit=3,
                has_win=True, has_avail=True)  # fmt: skip

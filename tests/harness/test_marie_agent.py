@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from marie.algos.marie_agent import MarieAgent
+from marie.algos.marie.agent import MarieAgent
 from marie.config import build_config
 from marie.envs.base import EnvSpec
 from tests.harness.test_marie_buffers import make_episode

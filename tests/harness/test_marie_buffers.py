@@ -3,8 +3,8 @@
 import numpy as np
 import torch
 
-from marie.algos.marie_buffers import EpisodeStore, FlatBuffer, timeout_mask
-from marie.training.episode import Episode
+from marie.algos.marie.buffers import EpisodeStore, FlatBuffer, timeout_mask
+from marie.data.episode import Episode
 
 
 def make_episode(length: int, n_agents: int = 2, dim: int = 3, start: float = 0.0, agent0_dies_at: int | None = None):

@@ -7,7 +7,7 @@ import torch
 
 from marie.models.configs import ImaginationConfig, TokenizerConfig
 from marie.models.imagination import ImaginationStart, imagine, make_start_states
-from marie.models.tokenizer import build_tokenizer
+from marie.models.tokenizers import build_tokenizer
 from marie.models.world_model import WorldModel
 from tests.models.helpers import small_wm_config, small_world_model
 

@@ -8,10 +8,10 @@ import pytest
 import torch
 
 from marie.models.configs import TokenizerConfig
-from marie.models.fsq import FiniteScalarQuantizer
+from marie.models.tokenizers.fsq import FiniteScalarQuantizer
 from marie.models.optim import make_tokenizer_optimizer
-from marie.models.tokenizer import build_tokenizer
-from marie.models.vq import EMACodebook, VQTokenizer
+from marie.models.tokenizers import build_tokenizer
+from marie.models.tokenizers.vq import EMACodebook, VQTokenizer
 
 
 def small_vq(**overrides: object) -> VQTokenizer:

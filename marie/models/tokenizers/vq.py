@@ -17,7 +17,7 @@ from torch import nn
 
 from marie.models.configs import TokenizerConfig
 from marie.models.outputs import LossOutput
-from marie.models.tokenizer import Tokenizer, code_usage_pct, mlp
+from marie.models.tokenizers.base import Tokenizer, code_usage_pct, mlp
 
 
 class EMACodebook(nn.Module):

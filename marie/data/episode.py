@@ -1,4 +1,5 @@
-"""Collecting whole episodes from a vectorised env with any agent's acting policy."""
+"""The ``Episode`` type every algorithm learns from, and its collection from a vectorised env with any agent's acting
+policy. Sits below the algorithms, training and bench, and needs nothing but the env interface."""
 
 from __future__ import annotations
 

@@ -7,7 +7,7 @@ import torch
 from marie.models.binning import symlog_bin_edges, symlog_bins_to_values, values_to_symlog_bins
 from marie.models.configs import TokenizerConfig
 from marie.models.outputs import LossOutput
-from marie.models.tokenizer import Tokenizer, code_usage_pct
+from marie.models.tokenizers.base import Tokenizer, code_usage_pct
 
 
 class BinTokenizer(Tokenizer):

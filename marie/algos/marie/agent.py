@@ -10,58 +10,28 @@
 from __future__ import annotations
 
 import copy
-import ctypes
 import dataclasses
 import time
 from collections import defaultdict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 
-from marie.algos.marie_buffers import EpisodeStore, FlatBuffer, timeout_mask
-from marie.config import TrainConfig
+from marie.algos.marie.buffers import EpisodeStore, FlatBuffer, FlatSample, timeout_mask
+from marie.data.episode import Episode
 from marie.envs.base import EnvSpec
-from marie.models.imagination import imagine, make_start_states
+from marie.models.component import MeanMetrics, backward_loss, train_component
+from marie.models.imagination import ImaginationStart, ImaginedRollout, imagine, make_start_states
 from marie.models.optim import make_tokenizer_optimizer, make_world_model_optimizer
-from marie.models.tokenizer import build_tokenizer
+from marie.models.tokenizers import build_tokenizer
 from marie.models.world_model import WorldModel, WorldModelBatch
 from marie.rl.networks import build_marie_actor_critic
 from marie.rl.ppo import PPOBatch, ValueNorm, lambda_returns, make_optimizer, normalize_advantages, ppo_update
-from marie.training.episode import Episode
+from marie.runtime import release_free_memory
 
-
-def _load_malloc_trim():
-    try:
-        return ctypes.CDLL("libc.so.6").malloc_trim
-    except (OSError, AttributeError):  # not glibc
-        return None
-
-
-_MALLOC_TRIM = _load_malloc_trim()
-
-
-def release_free_memory() -> None:
-    """Hand freed heap pages back to the OS between phases: the world-model update and the imagination allocate
-    differently sized blocks, and without this glibc keeps both phases' peaks resident (measured: ~1.5 GB more)."""
-    if _MALLOC_TRIM is not None:
-        _MALLOC_TRIM(0)
-
-
-class _Mean:
-    """Averages metric dicts over a phase (the original logs means over the round)."""
-
-    def __init__(self) -> None:
-        self.sums: dict[str, float] = defaultdict(float)
-        self.counts: dict[str, int] = defaultdict(int)
-
-    def add(self, metrics: dict[str, float]) -> None:
-        for key, value in metrics.items():
-            self.sums[key] += value
-            self.counts[key] += 1
-
-    def result(self) -> dict[str, float]:
-        return {key: self.sums[key] / self.counts[key] for key in self.sums}
+if TYPE_CHECKING:
+    from marie.config import TrainConfig
 
 
 class MarieAgent:
@@ -123,12 +93,9 @@ class MarieAgent:
         moved = frames.movedim(-3, -2)  # (..., N, stack, d)
         return moved.reshape(*moved.shape[:-2], -1)
 
-    # --- learning ---------------------------------------------------------------------------------------------
+    # --- learning: the schedule -------------------------------------------------------------------------------
     def observe(self, episode: Episode) -> dict[str, float]:
-        if self.cfg.reward_scale != 1.0:
-            episode = dataclasses.replace(episode, reward=episode.reward * np.float32(self.cfg.reward_scale))
-        self.buffer.add(episode, self._timeouts(episode))
-        self.episodes.add(episode)
+        self.store(episode)
         schedule = self.cfg.schedule
         self.accum += len(episode)
         if self.accum < schedule.n_samples or self.buffer.size < schedule.min_buffer:
@@ -139,12 +106,20 @@ class MarieAgent:
         if self.rounds > schedule.world_model_start_round:  # the world model has trained: test it on unseen data
             metrics |= self._held_out_world_model(new_steps)
         if self.tokenizer.trainable:
-            metrics |= self._timed("tokenizer", self._train_tokenizer)
+            metrics |= self._timed("tokenizer", self.train_tokenizer)
         if self.rounds >= schedule.world_model_start_round:
-            metrics |= self._timed("world_model", self._train_world_model)
+            metrics |= self._timed("world_model", self.train_world_model)
         if self.rounds >= schedule.actor_critic_start_round:
-            metrics |= self._timed("actor_critic", self._train_actor_critic)
+            metrics |= self._timed("actor_critic", self.train_actor_critic)
         return metrics
+
+    # --- the phases (public: ``marie bench`` times them one by one) -------------------------------------------
+    def store(self, episode: Episode) -> None:
+        """Add a finished episode to both stores, in the units the world model learns (``reward_scale``)."""
+        if self.cfg.reward_scale != 1.0:
+            episode = dataclasses.replace(episode, reward=episode.reward * np.float32(self.cfg.reward_scale))
+        self.buffer.add(episode, self._timeouts(episode))
+        self.episodes.add(episode)
 
     def _timeouts(self, episode: Episode) -> np.ndarray | None:
         """Bug #3 of spec §10.1: the original learns a time-limit end as a termination (the default here too)."""
@@ -161,34 +136,32 @@ class MarieAgent:
     def _tensor(self, array: np.ndarray, dtype: torch.dtype | None = None) -> torch.Tensor:
         return torch.as_tensor(array, device=self.device, dtype=dtype)
 
-    def _train_tokenizer(self, updates: int | None = None) -> dict[str, float]:
-        tc, means = self.cfg.tokenizer, _Mean()
-        self.tokenizer.train()
-        for _ in range(tc.updates_per_round if updates is None else updates):
+    def train_tokenizer(self, updates: int | None = None) -> dict[str, float]:
+        """``updates`` (default: a round's) tokenizer updates on single steps of the flat buffer."""
+        tc = self.cfg.tokenizer
+
+        def sample() -> torch.Tensor:
             batch = self.buffer.sample(tc.batch_size, 1, "tokenizer", self.cfg.sample_temp, self._gen)
-            out = self.tokenizer.compute_loss(self._tensor(batch.obs[:, 0]))
-            self.tokenizer_opt.zero_grad(set_to_none=True)
-            out.loss.backward()
-            torch.nn.utils.clip_grad_norm_(self.tokenizer.parameters(), tc.grad_clip)
-            self.tokenizer_opt.step()
-            means.add(out.scalars("tokenizer/"))
-        self.tokenizer.eval()
-        return means.result()
+            return self._tensor(batch.obs[:, 0])
 
-    def _train_world_model(self, updates: int | None = None) -> dict[str, float]:
-        wc, means = self.cfg.world_model, _Mean()
-        self.tokenizer.eval()
-        self.world_model.train()
-        for _ in range(wc.updates_per_round if updates is None else updates):
-            sample = self.buffer.sample(wc.batch_size, wc.max_blocks, "model", self.cfg.sample_temp, self._gen)
-            self.world_model_opt.zero_grad(set_to_none=True)
-            means.add(self._world_model_passes(sample, "world_model/", backward=True))
-            torch.nn.utils.clip_grad_norm_(self.world_model.parameters(), wc.grad_clip)
-            self.world_model_opt.step()
-        self.world_model.eval()
-        return means.result()
+        return train_component(
+            self.tokenizer, self.tokenizer_opt, updates=tc.updates_per_round if updates is None else updates,
+            grad_clip=tc.grad_clip, sample=sample,
+            backward=lambda obs: backward_loss(self.tokenizer.compute_loss(obs), "tokenizer/"),
+        )  # fmt: skip
 
-    def _world_model_passes(self, sample, prefix: str, backward: bool) -> dict[str, float]:
+    def train_world_model(self, updates: int | None = None) -> dict[str, float]:
+        """``updates`` (default: a round's) world-model updates on ``max_blocks``-step sequences of the flat buffer."""
+        wc = self.cfg.world_model
+        self.tokenizer.eval()
+        return train_component(
+            self.world_model, self.world_model_opt, updates=wc.updates_per_round if updates is None else updates,
+            grad_clip=wc.grad_clip,
+            sample=lambda: self.buffer.sample(wc.batch_size, wc.max_blocks, "model", self.cfg.sample_temp, self._gen),
+            backward=lambda sample: self._world_model_passes(sample, "world_model/", backward=True),
+        )  # fmt: skip
+
+    def _world_model_passes(self, sample: FlatSample, prefix: str, backward: bool) -> dict[str, float]:
         """The world-model loss of a batch computed in micro-batches of ``micro_batch_size`` sequences, each weighted
         by its share of the batch (every loss part is a mean over sequences, so the sum equals the batch's loss);
         with ``backward`` the weighted gradients accumulate in the parameters."""
@@ -217,7 +190,7 @@ class MarieAgent:
         return self._world_model_passes(sample, "world_model_holdout/", backward=False)
 
     @torch.no_grad()
-    def _world_model_batch(self, sample, rows: slice) -> WorldModelBatch:
+    def _world_model_batch(self, sample: FlatSample, rows: slice) -> WorldModelBatch:
         return WorldModelBatch(
             obs_tokens=self.tokenizer.encode(self._tensor(sample.obs[rows])),
             actions=self._tensor(sample.actions[rows]),
@@ -234,23 +207,37 @@ class MarieAgent:
             return action, dist.logits, None
         return action, dist.log_prob(action), None
 
-    def _train_actor_critic(self) -> dict[str, float]:
-        mc, means = self.cfg, _Mean()
-        ppo = mc.ppo
-        n_hist = mc.stack_obs - 1
+    def start_states(self, count: int) -> ImaginationStart:
+        """``count`` imagination starts drawn from the episode store, encoded with the current tokenizer."""
+        starts = self.episodes.sample(count, self.cfg.stack_obs - 1, self._np_rng)
+        return make_start_states(
+            self.tokenizer,
+            self._tensor(starts.obs),
+            self._tensor(starts.avail) if self.spec.discrete else None,
+            None if starts.history is None else self._tensor(starts.history),
+            None if starts.history_filled is None else self._tensor(starts.history_filled),
+        )
+
+    def imagine(
+        self, start: ImaginationStart, *, use_kv_cache: bool = True, generator: torch.Generator | None = None
+    ) -> ImaginedRollout:
+        """Roll the current policy out in the world model (``generator``: the agent's own stream by default)."""
+        gen = self._gen if generator is None else generator
+        return imagine(self.world_model, self.tokenizer, self._policy, start, self.cfg.imagination,
+                       use_kv_cache=use_kv_cache, generator=gen)  # fmt: skip
+
+    def update_policy(self, batch: PPOBatch) -> dict[str, float]:
+        """One PPO phase (epochs x minibatches) of actor and critic."""
+        return ppo_update(self.actor, self.critic, self.actor_opt, self.critic_opt, batch, self.cfg.ppo, self.value_norm)
+
+    def train_actor_critic(self) -> dict[str, float]:
+        """A round's ``imaginations_per_round`` x [sample starts -> imagine -> PPO]."""
+        mc, means = self.cfg, MeanMetrics()
         for _ in range(mc.schedule.imaginations_per_round):
-            starts = self.episodes.sample(mc.imagination.num_starts, n_hist, self._np_rng)
-            start = make_start_states(
-                self.tokenizer,
-                self._tensor(starts.obs),
-                self._tensor(starts.avail) if self.spec.discrete else None,
-                None if starts.history is None else self._tensor(starts.history),
-                None if starts.history_filled is None else self._tensor(starts.history_filled),
-            )
-            rollout = imagine(self.world_model, self.tokenizer, self._policy, start, mc.imagination, generator=self._gen)
-            batch, stats = self._ppo_batch(rollout)
+            rollout = self.imagine(self.start_states(mc.imagination.num_starts))
+            batch, stats = self.ppo_batch(rollout)
             means.add(stats)
-            means.add(ppo_update(self.actor, self.critic, self.actor_opt, self.critic_opt, batch, ppo, self.value_norm))
+            means.add(self.update_policy(batch))
             if self.old_critic is not None:
                 self.target_counter += 1
                 if self.target_counter % mc.target_update == 0:
@@ -258,7 +245,7 @@ class MarieAgent:
         return {f"actor_critic/{k}": v for k, v in means.result().items()}
 
     @torch.no_grad()
-    def _ppo_batch(self, rollout) -> tuple[PPOBatch, dict[str, float]]:
+    def ppo_batch(self, rollout: ImaginedRollout) -> tuple[PPOBatch, dict[str, float]]:
         """lambda-returns over steps 0..H-2 bootstrapped with V_{H-1}; rows are (start, t) pairs (spec §5.3-5.5)."""
         ppo = self.cfg.ppo
         horizon = rollout.feats.shape[0]

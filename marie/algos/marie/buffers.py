@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from marie.training.episode import Episode
+from marie.data.episode import Episode
 
 
 @dataclass

@@ -1,5 +1,5 @@
 """MAPPO baseline: parameter-shared actor on local observations (+ one-hot agent id), centralised critic on the
-global state, available-action masking, GAE, ValueNorm, clipped Huber value loss (see ``MappoConfig``).
+global state, available-action masking, GAE, ValueNorm, clipped Huber value loss (see ``config.MappoConfig``).
 
 Rollouts are whole episodes; an update runs once ``batch_steps`` env steps are stored. A time-limit truncation
 bootstraps from V(final state); a true termination does not.
@@ -7,16 +7,18 @@ bootstraps from V(final state); a true termination does not.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 
-from marie.config import TrainConfig
+from marie.data.episode import Episode
 from marie.envs.base import EnvSpec
 from marie.rl.networks import StateCritic, StochasticPolicy
 from marie.rl.ppo import PPOBatch, ValueNorm, gae_returns, make_optimizer, normalize_advantages, ppo_update
-from marie.training.episode import Episode
+
+if TYPE_CHECKING:
+    from marie.config import TrainConfig
 
 
 class MappoAgent:

@@ -1,4 +1,4 @@
-"""The tokenizer interface and its factory (spec §2).
+"""The tokenizer interface and the helpers its implementations share (spec §2).
 
 A tokenizer maps one agent's local observation (..., d) to ``tokens_per_obs`` integer tokens in
 ``[0, vocab_size)`` and back. The world model and imagination only use this interface.
@@ -11,7 +11,6 @@ from abc import ABC, abstractmethod
 import torch
 from torch import nn
 
-from marie.models.configs import TOKENIZER_KINDS, TokenizerConfig
 from marie.models.outputs import LossOutput
 
 
@@ -47,23 +46,6 @@ class Tokenizer(nn.Module, ABC):
     @abstractmethod
     def compute_loss(self, obs: torch.Tensor) -> LossOutput:
         """Training loss on a batch of observations (..., d); parts include ``total`` and ``code_usage_pct``."""
-
-
-def build_tokenizer(cfg: TokenizerConfig, obs_dim: int) -> Tokenizer:
-    # Imported here so that each tokenizer module can import this one for the base class.
-    from marie.models.bin_tokenizer import BinTokenizer
-    from marie.models.fsq import FSQTokenizer
-    from marie.models.vq import VQTokenizer
-
-    if obs_dim < 1:
-        raise ValueError(f"obs_dim must be positive, got {obs_dim}")
-    if cfg.kind == "vq":
-        return VQTokenizer(cfg, obs_dim)
-    if cfg.kind == "fsq":
-        return FSQTokenizer(cfg, obs_dim)
-    if cfg.kind == "bins":
-        return BinTokenizer(cfg, obs_dim)
-    raise ValueError(f"tokenizer kind {cfg.kind!r} is not one of {', '.join(TOKENIZER_KINDS)}")
 
 
 def code_usage_pct(tokens: torch.Tensor, vocab_size: int) -> torch.Tensor:

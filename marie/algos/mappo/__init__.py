@@ -1,0 +1,1 @@
+"""MAPPO baseline: ``config`` (torch-free section, presets, registration) and ``agent``."""

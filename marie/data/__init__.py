@@ -1,0 +1,1 @@
+"""Real experience: the ``Episode`` type and its collection from a vectorised env (below algorithms and training)."""

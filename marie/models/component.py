@@ -1,0 +1,61 @@
+"""One generic update step for a trainable model component (tokenizer, world model): sample -> loss -> backward ->
+clip -> step, returning the named loss parts averaged over the updates (the original logs means over a round)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Callable, TypeVar
+
+import torch
+from torch import nn
+
+from marie.models.outputs import LossOutput
+
+Batch = TypeVar("Batch")
+
+
+class MeanMetrics:
+    """Averages metric dicts key by key."""
+
+    def __init__(self) -> None:
+        self.sums: dict[str, float] = defaultdict(float)
+        self.counts: dict[str, int] = defaultdict(int)
+
+    def add(self, metrics: dict[str, float]) -> None:
+        for key, value in metrics.items():
+            self.sums[key] += value
+            self.counts[key] += 1
+
+    def result(self) -> dict[str, float]:
+        return {key: self.sums[key] / self.counts[key] for key in self.sums}
+
+
+def backward_loss(out: LossOutput, prefix: str) -> dict[str, float]:
+    """The usual ``backward`` of ``train_component``: gradients of one loss, its parts as floats."""
+    out.loss.backward()
+    return out.scalars(prefix)
+
+
+def train_component(
+    module: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    *,
+    updates: int,
+    grad_clip: float,
+    sample: Callable[[], Batch],
+    backward: Callable[[Batch], dict[str, float]],
+) -> dict[str, float]:
+    """``updates`` optimiser steps of ``module`` in train mode (left in eval mode after).
+
+    Per update: ``sample()`` draws a batch; ``backward(batch)`` computes the loss, accumulates its gradients (in
+    micro-batches if it likes) and returns the named loss parts; the gradient norm is clipped to ``grad_clip``."""
+    means = MeanMetrics()
+    module.train()
+    for _ in range(updates):
+        batch = sample()
+        optimizer.zero_grad(set_to_none=True)
+        means.add(backward(batch))
+        torch.nn.utils.clip_grad_norm_(module.parameters(), grad_clip)
+        optimizer.step()
+    module.eval()
+    return means.result()

@@ -1,0 +1,95 @@
+"""Process-level runtime helpers shared by training, bench and the algorithms: seeds, RNG state, device, threads.
+
+torch is imported inside the functions: ``limit_threads`` must run before torch (or JAX) starts its thread pools,
+so importing this module must not import torch.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import random
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from marie.errors import UsageError
+
+if TYPE_CHECKING:
+    import torch
+
+TRAIN_STREAM, EVAL_STREAM = 0, 1  # seed streams of derive_seed
+
+
+def derive_seed(random_seed: int, stream: int, index: int) -> int:
+    """Distinct, reproducible env seeds per (stream, index): stream 0 = training episodes, 1 = evaluation."""
+    return int(np.random.SeedSequence([random_seed, stream, index]).generate_state(1)[0] % (2**31 - 1))
+
+
+def seed_everything(random_seed: int) -> None:
+    import torch
+
+    random.seed(random_seed)
+    np.random.seed(random_seed)
+    torch.manual_seed(random_seed)
+
+
+def rng_state() -> dict[str, Any]:
+    """The global RNG states (python, numpy, torch), for a checkpoint."""
+    import torch
+
+    return {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    import torch
+
+    random.setstate(state["python"])
+    np.random.set_state(state["numpy"])
+    torch.set_rng_state(state["torch"])
+
+
+def resolve_device(name: str) -> "torch.device":
+    import torch
+
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise UsageError("--device cuda requested but torch sees no CUDA device; valid here: cpu, auto")
+    return torch.device(name)
+
+
+def limit_threads(threads: int | None) -> None:
+    """Cap the OpenMP/MKL/XLA CPU thread pools. Must run before torch/jax start their thread pools."""
+    if not threads:
+        return
+    os.environ.setdefault("OMP_NUM_THREADS", str(threads))
+    os.environ.setdefault("MKL_NUM_THREADS", str(threads))
+    xla = os.environ.get("XLA_FLAGS", "")
+    if "intra_op_parallelism_threads" not in xla:
+        os.environ["XLA_FLAGS"] = f"{xla} --xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads={threads}"
+
+
+def set_torch_threads(threads: int | None) -> None:
+    """torch's intra-op threads (0/None: torch's default)."""
+    import torch
+
+    if threads:
+        torch.set_num_threads(threads)
+
+
+def _load_malloc_trim():
+    try:
+        return ctypes.CDLL("libc.so.6").malloc_trim
+    except (OSError, AttributeError):  # not glibc
+        return None
+
+
+_MALLOC_TRIM = _load_malloc_trim()
+
+
+def release_free_memory() -> None:
+    """Hand freed heap pages back to the OS between phases: the world-model update and the imagination allocate
+    differently sized blocks, and without this glibc keeps both phases' peaks resident (measured: ~1.5 GB more)."""
+    if _MALLOC_TRIM is not None:
+        _MALLOC_TRIM(0)
