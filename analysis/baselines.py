@@ -17,10 +17,10 @@ from pathlib import Path
 import pandas as pd
 
 from analysis.labels import BOUNDED_METRICS, ENV_LABELS
+from marie.contract import EVAL_MODES
 
 REQUIRED = ["method", "env", "map", "seed", "step", "metric", "value", "provenance"]
 OPTIONAL = ["spread", "n_seeds", "eval_mode", "simulator"]
-EVAL_MODES = ("paper", "standard")
 
 
 class BaselineError(ValueError):

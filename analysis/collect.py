@@ -14,18 +14,19 @@ import pandas as pd
 from analysis.io import write_table
 from analysis.runs import Run, RunError, provenance_summary, read_run
 from analysis.suite import Suite
+from marie.contract import RUN_GLOB, RUN_LAYOUT, parse_run_key
 
 TIDY_COLUMNS = ["suite", "env", "map", "algo", "seed", "step", "metric", "value", "eval_mode", "n_episodes", "provenance"]
 
 
 def discover_run_dirs(root: Path) -> list[Path]:
-    """Run directories under root, laid out as <env>/<map>/<algo>/seed<k>."""
-    return sorted(p for p in Path(root).glob("*/*/*/seed*") if p.is_dir())
+    """Run directories under root, laid out as <env>/<map>/<algo>/seed<k> (marie.contract.RUN_LAYOUT)."""
+    return sorted(p for p in Path(root).glob(RUN_GLOB) if p.is_dir())
 
 
 def _check_layout(run: Run, root: Path) -> None:
-    env, map_name, algo, seed_dir = run.path.relative_to(root).parts[-4:]
-    expected = {"env": env, "map": map_name, "algo": algo, "seed": seed_dir.removeprefix("seed")}
+    """The keys a run's rows carry must be the ones its directory states."""
+    expected = parse_run_key(run.path.relative_to(root))
     for key, value in run.keys.items():
         if str(value) != expected[key]:
             raise RunError(f"{run.path}/metrics.csv: column {key!r} is {value!r} but the directory says {expected[key]!r}")
@@ -36,7 +37,7 @@ def load_runs(root: Path, suite: Suite | None = None) -> list[Run]:
     if suite is None:
         dirs = discover_run_dirs(root)
         if not dirs:
-            raise RunError(f"{root}: no run directories (<env>/<map>/<algo>/seed<k>) found")
+            raise RunError(f"{root}: no run directories ({RUN_LAYOUT}) found")
         runs = [read_run(d) for d in dirs]
     else:
         runs = []

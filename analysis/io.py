@@ -1,13 +1,14 @@
-"""Atomic writers (temp file + rename), so an interrupted analysis step never leaves a half-written output."""
+"""Table and page writers; every file is replaced atomically (``marie.fileio``), so an interrupted analysis step never
+leaves a half-written output."""
 
 from __future__ import annotations
 
 import html
-import os
-import tempfile
 from pathlib import Path
 
 import pandas as pd
+
+from marie.fileio import atomic_write_text
 
 HTML_STYLE = (
     "body{font-family:sans-serif;margin:1.5em;max-width:80em} table{border-collapse:collapse;font-size:0.9em}"
@@ -17,16 +18,7 @@ HTML_STYLE = (
 
 
 def write_text(path: str | Path, text: str) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_text(path, text)
 
 
 def markdown_table(frame: pd.DataFrame) -> str:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-# What each env family key is, as printed in figures and tables.
+from marie.contract import EVAL_RETURN, EVAL_SCORE, EVAL_WIN_RATE
+
+# What each env family key (marie.contract.ENV_FAMILIES) is, as printed in figures and tables.
 ENV_LABELS = {
     "smax": "SMAX (JaxMARL)",
     "starcraft": "SMAC (StarCraft II)",
@@ -25,21 +27,21 @@ STAND_IN_FOR = {"smax": "starcraft"}
 
 # The metric each env family is plotted and tabulated with.
 PRIMARY_METRIC = {
-    "smax": "eval/win_rate",
-    "starcraft": "eval/win_rate",
-    "pettingzoo": "eval/return",
-    "mamujoco": "eval/return",
-    "football": "eval/score",
+    "smax": EVAL_WIN_RATE,
+    "starcraft": EVAL_WIN_RATE,
+    "pettingzoo": EVAL_RETURN,
+    "mamujoco": EVAL_RETURN,
+    "football": EVAL_SCORE,
 }
 
 METRIC_LABELS = {
-    "eval/win_rate": "eval win rate (%)",
-    "eval/return": "eval episode return",
-    "eval/score": "eval score",
+    EVAL_WIN_RATE: "eval win rate (%)",
+    EVAL_RETURN: "eval episode return",
+    EVAL_SCORE: "eval score",
 }
 
 # Metrics bounded in [0, 1]: shown in percent and aggregated across maps without normalisation.
-BOUNDED_METRICS = {"eval/win_rate"}
+BOUNDED_METRICS = {EVAL_WIN_RATE}
 
 EVAL_MODE_LABELS = {
     "paper": "paper protocol (10 episodes every 500 env steps, actions sampled at T=1)",
@@ -66,7 +68,7 @@ def method_name(name: str) -> str:
 
 
 def primary_metric(env: str) -> str:
-    return PRIMARY_METRIC.get(env, "eval/return")
+    return PRIMARY_METRIC.get(env, EVAL_RETURN)
 
 
 def format_steps(steps: float) -> str:

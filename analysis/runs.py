@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pandas as pd
 
-RUN_COLUMNS = ["env", "map", "algo", "seed", "step", "metric", "value", "n_episodes", "eval_mode"]
-EVAL_MODES = ("paper", "standard")
+from marie.contract import COMPLETED_FILE, EVAL_MODES, EVAL_PREFIX, METRIC_COLUMNS, METRICS_FILE, PROVENANCE_FILE
+
+RUN_COLUMNS = list(METRIC_COLUMNS)  # a list: pandas reads a tuple as one key
 
 
 class RunError(ValueError):
@@ -80,7 +81,7 @@ def read_metrics(path: Path) -> pd.DataFrame:
     frame["step"] = frame["step"].astype("int64")
     frame["seed"] = frame["seed"].astype("int64")
     frame["value"] = _as_numbers(frame, "value", path)
-    is_eval = frame["metric"].str.startswith("eval/")
+    is_eval = frame["metric"].str.startswith(EVAL_PREFIX)
     frame["n_episodes"] = _as_numbers(frame, "n_episodes", path)
     for column in ("env", "map", "algo", "seed"):
         if frame[column].nunique() != 1:
@@ -101,10 +102,10 @@ def read_metrics(path: Path) -> pd.DataFrame:
 def read_run(run_dir: Path, expected_mode: str | None = None, min_steps: int | None = None) -> Run:
     """Read a finished run directory; raise RunError if it is incomplete, malformed or mixes eval modes."""
     run_dir = Path(run_dir)
-    marker = run_dir / "COMPLETED"
+    marker = run_dir / COMPLETED_FILE
     if not marker.is_file():
         raise RunError(f"{run_dir}: incomplete run (no COMPLETED marker); let it finish (training resumes) or remove it")
-    metrics_path = run_dir / "metrics.csv"
+    metrics_path = run_dir / METRICS_FILE
     if not metrics_path.is_file():
         raise RunError(f"{run_dir}: malformed run (COMPLETED but no metrics.csv)")
     completed = _read_json(marker, "COMPLETED marker")
@@ -113,7 +114,7 @@ def read_run(run_dir: Path, expected_mode: str | None = None, min_steps: int | N
         done = completed.get("env_steps", metrics["step"].max())
         if not isinstance(done, (int, float)) or done < min_steps:
             raise RunError(f"{run_dir}: incomplete run: trained {done} of {min_steps} env steps")
-    modes = sorted(metrics.loc[metrics["metric"].str.startswith("eval/"), "eval_mode"].dropna().unique())
+    modes = sorted(metrics.loc[metrics["metric"].str.startswith(EVAL_PREFIX), "eval_mode"].dropna().unique())
     if len(modes) > 1:
         raise RunError(f"{run_dir}: mixes eval modes ({', '.join(modes)}); one run must use one protocol")
     mode = modes[0] if modes else None
@@ -121,7 +122,7 @@ def read_run(run_dir: Path, expected_mode: str | None = None, min_steps: int | N
         raise RunError(f"{run_dir}: eval mode {mode!r} but the suite asks for {expected_mode!r}")
     if mode is None:
         raise RunError(f"{run_dir}: no evaluation rows (metric eval/...) in metrics.csv")
-    provenance_path = run_dir / "provenance.json"
+    provenance_path = run_dir / PROVENANCE_FILE
     provenance = _read_json(provenance_path, "provenance") if provenance_path.is_file() else {}
     return Run(path=run_dir, metrics=metrics, completed=completed, provenance=provenance, eval_mode=mode)
 

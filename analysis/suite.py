@@ -1,6 +1,8 @@
 """Load and validate the workflow config and suite YAML files; expand a suite into its training runs.
 
 Shared by the Snakefile (which turns runs into jobs) and the analysis (which needs budgets and the eval mode).
+The schemas check structure and types; names (env families, canonical maps, presets, eval modes) are checked
+against ``marie.contract``, where they are defined once.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from marie.contract import ENV_FAMILIES, EVAL_MODES, PRESETS, list_scenarios, run_key, split_map
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 EXPERIMENTS = REPO_ROOT / "experiments"
@@ -102,7 +106,7 @@ class RunSpec:
 
     @property
     def key(self) -> str:
-        return f"{self.env}/{self.map}/{self.algo}/seed{self.seed}"
+        return run_key(self.env, self.map, self.algo, self.seed)
 
     def run_dir(self, results: str = "results") -> str:
         return f"{results}/runs/{self.suite}/{self.key}"
@@ -157,6 +161,7 @@ def load_suite(name_or_path: str | Path) -> Suite:
     except ValueError:
         rel = path
     data = validate(raw, SUITE_SCHEMA, str(rel))
+    _check_names(data, str(rel))
     name = path.stem
     base_resources = {**DEFAULT_RESOURCES, **data["resources"]}
     runs = []
@@ -201,11 +206,23 @@ def load_suite(name_or_path: str | Path) -> Suite:
     )
 
 
+def _check_names(data: dict, source: str) -> None:
+    """Names the suite shares with `marie train`, checked against the contract (the schema checks types only)."""
+
+    def check(where: str, value: Any, valid: Any) -> None:
+        if value not in valid:
+            raise ConfigError(f"{source}: {where}: {value!r} is not one of {', '.join(valid)}")
+
+    check("preset", data["preset"], PRESETS)
+    check("eval_mode", data["eval_mode"], EVAL_MODES)
+    for i, entry in enumerate(data["maps"]):
+        check(f"maps[{i}].env", entry["env"], ENV_FAMILIES)
+        check(f"maps[{i}].map", entry["map"], list_scenarios(entry["env"]))
+
+
 def _env_name_args(env: str, map_name: str) -> list[str]:
-    if env == "mamujoco":
-        scenario, agent_conf = map_name.rsplit("-", 1)
-        return ["--env_name", scenario, "--agent_conf", agent_conf]
-    return ["--env_name", map_name]
+    env_name, agent_conf = split_map(env, map_name)
+    return ["--env_name", env_name] + ([] if agent_conf is None else ["--agent_conf", agent_conf])
 
 
 def _flag_args(flags: dict) -> list[str]:

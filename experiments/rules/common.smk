@@ -7,6 +7,7 @@ from pathlib import Path
 from snakemake.exceptions import WorkflowError
 
 from analysis.suite import ConfigError, load_config, load_suite, train_args
+from marie.contract import COMPLETED_FILE, run_key
 from containers.images import (
     ContainerConfigError,
     ContainerSettings,
@@ -22,6 +23,9 @@ except (ConfigError, ContainerConfigError) as error:
 
 RESULTS = "results"
 OUT = f"{RESULTS}/{SUITE.name}"
+RUNS_ROOT = f"{RESULTS}/runs/{SUITE.name}"
+# The run layout <env>/<map>/<algo>/seed<k> with wildcards, from the one definition in marie/contract.py.
+RUN_PATTERN = run_key("{env}", "{map}", "{algo}", "{seed}")
 RUNS = SUITE.runs
 ENVS = SUITE.envs
 BASELINES = sorted(str(p) for p in Path("results/baselines").glob("*.csv"))
@@ -42,7 +46,7 @@ def run_of(wildcards):
 
 
 def completion_markers():
-    return [f"{run.run_dir(RESULTS)}/COMPLETED" for run in RUNS]
+    return [f"{run.run_dir(RESULTS)}/{COMPLETED_FILE}" for run in RUNS]
 
 
 def local_cpus():

@@ -5,11 +5,11 @@
 
 rule train:
     output:
-        f"{RESULTS}/runs/{SUITE.name}/{{env}}/{{map}}/{{algo}}/seed{{seed}}/COMPLETED",
+        f"{RUNS_ROOT}/{RUN_PATTERN}/{COMPLETED_FILE}",
     log:
-        f"{RESULTS}/logs/{SUITE.name}/{{env}}/{{map}}/{{algo}}/seed{{seed}}.log",
+        f"{RESULTS}/logs/{SUITE.name}/{RUN_PATTERN}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/{SUITE.name}/{{env}}/{{map}}/{{algo}}/seed{{seed}}.tsv"
+        f"{RESULTS}/benchmarks/{SUITE.name}/{RUN_PATTERN}.tsv"
     retries: config["max_retries"]
     container:
         train_image

@@ -11,7 +11,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 VENV_BIN = REPO / ".venv" / "bin"
 SNAKEMAKE = VENV_BIN / "snakemake"
-WORKFLOW_FILES = ["Snakefile", "experiments", "analysis", "containers/images.py", "results/reference", "results/baselines"]
+WORKFLOW_FILES = ["Snakefile", "experiments", "analysis", "marie", "containers/images.py", "results/reference",
+                  "results/baselines"]  # marie: the workflow reads run names and layout from marie/contract.py
 
 sys.path.insert(0, str(REPO / "tests" / "analysis"))
 
