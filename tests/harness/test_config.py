@@ -76,3 +76,24 @@ def test_the_quick_preset_has_its_own_smax_schedule_and_only_there() -> None:
     assert paper_smax.marie.reward_scale == 1.0 and paper_smax.marie.world_model.lr == 1e-4
     overridden = build_config("smax", "3m", preset="quick", overrides=["marie.reward_scale=1"])
     assert overridden.marie.reward_scale == 1.0  # --set still wins
+
+
+def test_every_resolved_config_is_what_it_was_before_the_config_became_a_package() -> None:
+    """sha256 of dump_yaml for 60 env/preset/eval-mode/flag combinations, recorded with the single-module config."""
+    import hashlib
+    import itertools
+    import json
+    from pathlib import Path
+
+    from marie.config import dump_yaml
+
+    recorded = json.loads((Path(__file__).parents[1] / "data/equivalence/configs.json").read_text())
+    envs = {"smax": "3m", "starcraft": "3m", "pettingzoo": "simple_spread_v3", "mamujoco": "HalfCheetah",
+            "football": "academy_corner"}  # fmt: skip
+    got = {}
+    for (env, name), preset, mode in itertools.product(envs.items(), ("paper", "quick", "smoke"), ("paper", "standard")):
+        for flags in ({}, {"marie.world_model.ce_for_av": True, "marie.temperature": 2.0, "run.algo": "mappo"}):
+            overrides = ["mappo.ppo.epochs=3", "marie.sample_temp=inf"] if flags else None
+            cfg = build_config(env, name, preset=preset, eval_mode=mode, flags=flags, overrides=overrides)
+            got[f"{env}|{preset}|{mode}|{bool(flags)}"] = hashlib.sha256(dump_yaml(cfg).encode()).hexdigest()
+    assert got == recorded["sha256_of_dump_yaml"]

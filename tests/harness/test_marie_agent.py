@@ -58,3 +58,29 @@ def test_reward_mae_is_logged_in_env_units_whatever_the_scale():
     # an untrained head predicts ~0, so its MAE is ~the mean |reward| in env units under either scale
     assert results["10"]["wm/reward_mae"] == pytest.approx(results["1"]["wm/reward_mae"], rel=0.05)
     assert results["10"]["wm/reward"] > 5 * results["1"]["wm/reward"]  # the loss stays in learned units
+
+
+def test_the_public_phases_train_what_they_name():
+    """What ``observe`` runs in a round, one phase at a time (``marie bench`` times them this way)."""
+    torch.manual_seed(0)
+    agent = _agent()
+    for _ in range(4):
+        agent.store(make_episode(6))
+    assert agent.buffer.size == 24 and len(agent.episodes.episodes) == 4 and agent.rounds == 0
+
+    def snapshot(module):
+        return [p.detach().clone() for p in module.parameters()]
+
+    def changed(before, module):
+        return any(not torch.equal(a, b) for a, b in zip(before, module.parameters()))
+
+    tok, wm, actor = snapshot(agent.tokenizer), snapshot(agent.world_model), snapshot(agent.actor)
+    assert {"tokenizer/total", "tokenizer/reconstruction"} <= set(agent.train_tokenizer(updates=2))
+    assert changed(tok, agent.tokenizer) and not changed(wm, agent.world_model)
+    assert {"world_model/total", "world_model/obs"} <= set(agent.train_world_model(updates=1))
+    assert changed(wm, agent.world_model) and not agent.world_model.training
+    rollout = agent.imagine(agent.start_states(5))
+    batch, stats = agent.ppo_batch(rollout)
+    assert rollout.feats.shape[1] == 5 and {"returns", "value"} <= set(stats)
+    assert "policy_loss" in agent.update_policy(batch) and changed(actor, agent.actor)
+    assert "actor_critic/policy_loss" in agent.train_actor_critic()
