@@ -85,13 +85,13 @@ def test_every_resolved_config_is_what_it_was_before_the_config_became_a_package
     import json
     from pathlib import Path
 
-    from marie.config import dump_yaml
+    from marie.config import EVAL_MODES, PRESETS, dump_yaml
 
     recorded = json.loads((Path(__file__).parents[1] / "data/equivalence/configs.json").read_text())
     envs = {"smax": "3m", "starcraft": "3m", "pettingzoo": "simple_spread_v3", "mamujoco": "HalfCheetah",
             "football": "academy_corner"}  # fmt: skip
     got = {}
-    for (env, name), preset, mode in itertools.product(envs.items(), ("paper", "quick", "smoke"), ("paper", "standard")):
+    for (env, name), preset, mode in itertools.product(envs.items(), PRESETS, EVAL_MODES):
         for flags in ({}, {"marie.world_model.ce_for_av": True, "marie.temperature": 2.0, "run.algo": "mappo"}):
             overrides = ["mappo.ppo.epochs=3", "marie.sample_temp=inf"] if flags else None
             cfg = build_config(env, name, preset=preset, eval_mode=mode, flags=flags, overrides=overrides)

@@ -28,7 +28,8 @@ def _python(code: str) -> subprocess.CompletedProcess:
 
 def test_config_contract_and_cli_import_without_torch():
     code = (
-        "import sys, marie.config, marie.contract, marie.registry, marie.errors, marie.fileio, marie.runtime, marie.cli\n"
+        "import sys, marie.config, marie.contract, marie.registry, marie.errors, marie.fileio, marie.runtime\n"
+        "import marie.cli\n"
         "from marie.config import TrainConfig, build_config, dump_yaml\n"
         "dump_yaml(build_config('mamujoco', 'HalfCheetah', preset='quick'))\n"
         "assert 'torch' not in sys.modules, 'torch imported'\n"
@@ -41,7 +42,8 @@ def test_config_contract_and_cli_import_without_torch():
 def test_a_usage_error_loads_neither_torch_nor_the_training_loop(tmp_path):
     code = (
         "import sys\nfrom marie.cli import main\n"
-        f"code = main(['train', '--env', 'smax', '--env_name', '3m', '--set', 'marie.nope=1', '--out-dir', {str(tmp_path)!r}])\n"
+        "code = main(['train', '--env', 'smax', '--env_name', '3m', '--set', 'marie.nope=1',\n"
+        f"             '--out-dir', {str(tmp_path)!r}])\n"
         "assert code == 2, code\n"
         "assert 'torch' not in sys.modules and 'marie.training.loop' not in sys.modules\n"
     )  # fmt: skip
@@ -123,7 +125,8 @@ def test_a_checkpoint_pickled_before_episode_moved_still_loads(tmp_path, monkeyp
     monkeypatch.setattr(Episode, "__module__", "marie.training.episode")
     arrays = {k: np.zeros((2, 1, 1), np.float32) for k in ("obs", "avail", "actions", "done", "fake")}
     episode = Episode(state=np.zeros((2, 1)), reward=np.zeros((2, 1)), next_obs=np.zeros((1, 1)),
-                      next_state=np.zeros(1), terminated=True, truncated=False, won=1.0, score=1.0, **arrays)  # fmt: skip
+                      next_state=np.zeros(1), terminated=True, truncated=False, won=1.0, score=1.0,
+                      **arrays)  # fmt: skip
     run = RunDirectory(tmp_path)
     run.save_checkpoint({"agent": {"pending": [episode]}})
     assert b"marie.training.episode" in pickle.dumps(episode)
