@@ -84,7 +84,8 @@ def _check(spec: AlgorithmSpec, registered_as: str) -> AlgorithmSpec:
     if spec.name != registered_as:
         raise UsageError(f"algorithm registered as {registered_as!r} calls itself {spec.name!r}; the names must match")
     if spec.name in RESERVED_SECTIONS:
-        raise UsageError(f"algorithm name {spec.name!r} is taken by a config section; not: {', '.join(RESERVED_SECTIONS)}")
+        taken = ", ".join(RESERVED_SECTIONS)
+        raise UsageError(f"algorithm name {spec.name!r} is taken by a config section; not one of: {taken}")
     if spec.config is not None and not dataclasses.is_dataclass(spec.config):
         raise UsageError(f"algorithm {spec.name!r}: config {spec.config!r} is not a dataclass")
     return spec

@@ -1,11 +1,11 @@
 """Defaults of the generic sections that depend on the command line: evaluation protocols and the presets' eval/run
-keys. Each algorithm's per-env defaults and presets live beside it (``marie/algos/<name>/config.py``). Torch-free."""
+keys. Each algorithm's per-env defaults and presets live beside it (``marie/algos/<name>/config.py``). The tables are
+keyed by the contract's eval modes and presets (tests/harness/test_contract.py checks they match). Torch-free."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from marie.contract import EVAL_MODES, PRESETS
 
 WANDB_MODES = ("disabled", "offline", "online")
 DEVICES = ("cpu", "cuda", "auto")

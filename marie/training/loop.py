@@ -65,7 +65,8 @@ def evaluate(env, agent, cfg: TrainConfig, eval_index: int) -> dict[str, float]:
     while len(episodes) < cfg.eval.episodes:
         base = batch * n_copies
         if cfg.eval.distinct_seeds:
-            seeds = [derive_seed(cfg.random_seed, EVAL_STREAM, eval_index * 100_000 + base + j) for j in range(n_copies)]
+            first = eval_index * 100_000 + base
+            seeds = [derive_seed(cfg.random_seed, EVAL_STREAM, first + j) for j in range(n_copies)]
         else:  # the original: every eval worker used the run's seed
             seeds = [cfg.random_seed] * n_copies
         episodes += collect_episodes(env, agent, seeds, evaluation_mode(cfg, env.spec.discrete))
