@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from typing import Any
 
-
 WANDB_MODES = ("disabled", "offline", "online")
 DEVICES = ("cpu", "cuda", "auto")
 
