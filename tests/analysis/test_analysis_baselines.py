@@ -84,7 +84,7 @@ def _summary_baseline(tmp_path):
 
 def test_per_seed_baseline_enters_table_figures_and_statistics(tmp_path, quick_suite, quick_metrics):
     evidence = load_evidence(quick_suite, quick_metrics, [EXAMPLE, _summary_baseline(tmp_path)])
-    table = final_table(evidence, n_boot=200)
+    table = final_table(evidence)
     qmix = table[(table["method"] == "QMIX-example") & (table["map"] == "3m")]
     assert len(qmix) == 1 and qmix.iloc[0]["n_seeds"] == 3
     assert "QMIX-example" in set(evidence.curves["method"])

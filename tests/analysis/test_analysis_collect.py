@@ -76,7 +76,7 @@ def test_truncated_csv_is_refused(tmp_path):
 
 def test_run_mixing_eval_modes_is_refused(tmp_path):
     root = make_root(tmp_path)
-    extra = ["smax,3m,marie,1,1001,eval/win_rate,0.5,32,standard"]
+    extra = ["smax,3m,marie,1,1050,eval/win_rate,0.5,32,standard"]
     write_run(root / "smax/3m/marie/seed1", "smax", "3m", "marie", 1, 1000, extra_rows=extra)
     _refused(root, tmp_path, r"mixes eval modes \(paper, standard\)")
 

@@ -129,6 +129,6 @@ def test_runs_of_a_new_registered_algorithm_enter_every_output(tmp_path):
     collect(tmp_path / "results/runs/withvdn", tmp_path / "m.csv", suite)
     evidence = load_evidence(suite, tmp_path / "m.csv", [])
     assert "VDN" in set(evidence.curves["method"])
-    assert "VDN" in set(final_table(evidence, n_boot=100)["method"])
+    assert "VDN" in set(final_table(evidence)["method"])
     aggregates, _ = aggregate_table(evidence, {}, n_boot=100)
     assert ((aggregates["statistic"] == "P(improvement)") & (aggregates["versus"] == "VDN")).any()
