@@ -40,9 +40,9 @@ def markdown_text(text: object) -> str:
 
 
 def markdown_table(frame: pd.DataFrame) -> str:
-    """A GitHub-flavoured Markdown table (no extra dependency); every cell goes through `markdown_text`."""
+    """A GitHub-flavoured Markdown table (no extra dependency); every data cell goes through `markdown_text`."""
     cells = frame.astype(object).where(frame.notna(), "")
-    header = "| " + " | ".join(markdown_text(c) for c in frame.columns) + " |"
+    header = "| " + " | ".join(html.escape(str(c), quote=False).replace("|", "\\|") for c in frame.columns) + " |"
     rule = "|" + "|".join("---" for _ in frame.columns) + "|"
     body = ["| " + " | ".join(markdown_text(v) for v in row) + " |" for row in cells.itertuples(index=False)]
     return "\n".join([header, rule, *body]) + "\n"

@@ -48,16 +48,26 @@ def fit_titles(fig: Figure, passes: int = 2) -> None:
 
 
 def texts_outside(fig: Figure) -> list[str]:
-    """Visible texts that extend past the figure's edges (what a reader would see cut off)."""
+    """Drawn texts that extend past the figure's edges (what a reader would see cut off): titles, legends and
+    annotations by their text, each axes' tick and axis labels together (named by the axes' title)."""
     fig.canvas.draw()
     renderer = fig.canvas.get_renderer()
     bounds = fig.bbox
+    inside = lambda box: (box.x0 >= bounds.x0 - 1 and box.x1 <= bounds.x1 + 1  # noqa: E731
+                          and box.y0 >= bounds.y0 - 1 and box.y1 <= bounds.y1 + 1)  # fmt: skip
+    axis_texts = set()
     out = []
+    for ax in fig.axes:
+        for axis in (ax.xaxis, ax.yaxis):
+            axis_texts.update({axis.label, axis.get_offset_text()})
+            for tick in axis.get_major_ticks() + axis.get_minor_ticks():
+                axis_texts.update({tick.label1, tick.label2})
+        if ax.get_visible() and not inside(ax.get_tightbbox(renderer)):
+            out.append(f"labels of axes {ax.get_title()!r}")
     for text in fig.findobj(Text):
-        if not text.get_visible() or not text.get_text().strip() or not _drawn(text):
+        if text in axis_texts or not text.get_visible() or not text.get_text().strip() or not _drawn(text):
             continue
-        box = text.get_window_extent(renderer)
-        if box.x0 < bounds.x0 - 1 or box.x1 > bounds.x1 + 1 or box.y0 < bounds.y0 - 1 or box.y1 > bounds.y1 + 1:
+        if not inside(text.get_window_extent(renderer)):
             out.append(text.get_text())
     return out
 
