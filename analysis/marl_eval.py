@@ -66,7 +66,7 @@ def _check(evals: pd.DataFrame) -> None:
         r = bad.iloc[0]
         raise ExportError(
             f"{r['env']}/{r['map']}/{r['algo']}/seed{int(r['seed'])}: {r['metric']} at step {int(r['step'])} is "
-            f"{r['value']!r}; marl-eval JSON holds finite numbers only"
+            f"{float(r['value'])}; marl-eval JSON holds finite numbers only"
         )
 
 

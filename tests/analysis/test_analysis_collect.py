@@ -111,3 +111,14 @@ def test_cli_prints_one_line_error_and_exits_2(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: ") and "seed1: incomplete run" in err and "\n" not in err
     assert not out.exists()
+
+
+def test_duplicate_step_metric_rows_are_refused(tmp_path):
+    """Two trainings writing one run directory at once leave every row twice; collect names the run and rows."""
+    root = make_root(tmp_path)
+    path = root / "smax/3m/marie/seed2/metrics.csv"
+    lines = path.read_text().splitlines()
+    path.write_text("\n".join(lines + lines[1:4]) + "\n")
+    n = len(lines)
+    _refused(root, tmp_path, rf"seed2/metrics.csv: duplicate rows for step 0 metric 'eval/win_rate' \(rows 2, {n + 1}; "
+             r"3 \(step, metric\) pair\(s\) repeated in all\)")
