@@ -149,7 +149,9 @@ def run(args: argparse.Namespace) -> None:
 
         suite = load_suite(args.suite)
         table = pd.read_csv(args.table)
-        text_columns = ["reported_env", "reported_simulator", "reported_source", "measured_source", "verdict", "indicative"]
+        text_columns = ["reported_env", "reported_simulator", "reported_eval_mode", "reported_source", "measured_source",
+                        "verdict", "indicative", "interval"]  # fmt: skip
+        text_columns = [c for c in text_columns if c in table]
         table[text_columns] = table[text_columns].fillna("")
         # The workflow writes tables/ beside the suite's collected metrics.csv, so that is the default source.
         metrics_path = args.metrics or args.table.parent.parent / "metrics.csv"
