@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -56,7 +57,7 @@ class Evidence:
     def final_label(self) -> str:
         return final_label(self.final, self.last_k)
 
-    @property
+    @cached_property
     def finals(self) -> pd.DataFrame:
         """One row per (method, env, map, seed): `value` is the final score (`final`); `last`, `last_k` (mean of
         the last k evaluations, or of all if fewer), `curve_mean` (trapezoid area under the curve divided by the
@@ -71,7 +72,7 @@ class Evidence:
             curve = curve.sort_values("step", kind="stable")
             steps, values = curve["step"].to_numpy(float), curve["value"].to_numpy(float)
             span = steps[-1] - steps[0]
-            area = float(np.trapezoid(values, steps) / span) if span > 0 else float(values[-1])
+            area = float(((values[1:] + values[:-1]) / 2 * np.diff(steps)).sum() / span) if span > 0 else float(values[-1])
             last_k = float(values[-self.last_k:].mean())
             rows.append(
                 dict(zip(keys, key))
