@@ -72,7 +72,8 @@ class Evidence:
             curve = curve.sort_values("step", kind="stable")
             steps, values = curve["step"].to_numpy(float), curve["value"].to_numpy(float)
             span = steps[-1] - steps[0]
-            area = float(((values[1:] + values[:-1]) / 2 * np.diff(steps)).sum() / span) if span > 0 else float(values[-1])
+            trapezoids = (values[1:] + values[:-1]) / 2 * np.diff(steps)
+            area = float(trapezoids.sum() / span) if span > 0 else float(values[-1])
             last_k = float(values[-self.last_k:].mean())
             rows.append(
                 dict(zip(keys, key))

@@ -75,7 +75,10 @@ def _group_json(name: str, rows: pd.DataFrame, notes: list[str]) -> dict:
     gap = _interval(_run_steps(rows))
     slotted = {key: run.assign(slot=np.rint(run["step"] / gap).astype(int)) for key, run in runs.items()}
     # one evaluation per slot (the later one if two land in one), and the metrics every evaluation has
-    tables = {key: run.pivot_table(index="slot", columns="metric", values="value", aggfunc="last") for key, run in slotted.items()}
+    tables = {
+        key: run.pivot_table(index="slot", columns="metric", values="value", aggfunc="last")
+        for key, run in slotted.items()
+    }
     steps = {key: run.groupby("slot")["step"].max() for key, run in slotted.items()}
     common = sorted(set.intersection(*(set(t.dropna().index) for t in tables.values())))
     metrics = sorted(set.intersection(*(set(t.columns) for t in tables.values())))

@@ -208,7 +208,8 @@ def display_table(table: pd.DataFrame) -> pd.DataFrame:
         ours = companion = ""
         if r["n_seeds"]:
             n = f"n={r['n_seeds']} seed" + ("" if r["n_seeds"] == 1 else "s")
-            interval = "no interval" if pd.isna(r["ci95_low"]) else f"[{_fmt(r['ci95_low'], metric)}, {_fmt(r['ci95_high'], metric)}]"
+            low, high = _fmt(r["ci95_low"], metric), _fmt(r["ci95_high"], metric)
+            interval = f"[{low}, {high}]" if low else "no interval"
             ours = f"{_fmt(r['mean'], metric)} {interval} ({n})"
             companion = f"{_fmt(r[column], metric)}; curve mean {_fmt(r['mean_curve'], metric)}"
         reported = ""
