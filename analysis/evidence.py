@@ -22,10 +22,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import yaml
 
 from analysis.baselines import BaselineError, load_baselines
 from analysis.labels import STAND_IN_FOR, format_steps, method_name, primary_metric
-from analysis.suite import Suite
+from analysis.suite import SUITES_DIR, Suite
 
 SEED_COLUMNS = ["method", "source", "env", "map", "seed", "step", "value", "eval_mode"]
 FINAL_STATISTICS = ("last", "last_k")
@@ -138,16 +139,27 @@ def _off_metric_notes(baselines: pd.DataFrame, used: pd.Series) -> list[str]:
     ]
 
 
+def _maps_of_all_suites() -> set[str]:
+    """Map names any suite runs: a baseline map outside them is likely a typo, one inside them just another map."""
+    names = set()
+    for path in SUITES_DIR.glob("*.yaml"):
+        data = yaml.safe_load(path.read_text()) or {}
+        names |= {str(entry.get("map")) for entry in data.get("maps", []) if isinstance(entry, dict)}
+    return names
+
+
 def _off_map_notes(baselines: pd.DataFrame, used: pd.Series, suite: Suite) -> list[str]:
-    """Rows on maps the suite does not run, one line per file; close names get a "did you mean"."""
-    known = sorted({m for env in suite.envs for m in suite.maps(env)})
+    """Rows on maps the suite does not run, one line per file; an unknown name close to a suite map gets a
+    "did you mean"."""
+    mine = sorted({m for env in suite.envs for m in suite.maps(env)})
+    known = _maps_of_all_suites() | set(mine)
     notes = []
     for file, rows in baselines[~used].groupby("file", sort=True):
         names = []
         for env, map_name in sorted(set(zip(rows["env"], rows["map"]))):
-            close = difflib.get_close_matches(map_name, known, n=1, cutoff=0.6) or [
-                k for k in known if k.lower() == map_name.lower()
-            ]
+            close = [] if map_name in known else (
+                [m for m in mine if m.lower() == map_name.lower()] or difflib.get_close_matches(map_name, mine, n=1)
+            )  # fmt: skip
             names.append(f"{env}/{map_name}" + (f" (did you mean {close[0]!r}?)" if close else ""))
         notes.append(
             f"{file}: {_plural(len(rows), 'row')} on maps outside suite '{suite.name}' not used: {', '.join(names)}"

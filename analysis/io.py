@@ -31,12 +31,10 @@ def write_text(path: str | Path, text: str) -> None:
 
 def markdown_text(text: object) -> str:
     """Text from data (baseline names, provenance, notes) made inert in Markdown: HTML is escaped as entities and
-    link brackets (and the backslash and table pipe) are backslash-escaped, so a `<script>` or
-    `[x](javascript:...)` renders as plain text."""
-    out = html.escape(str(text), quote=False)
-    for char in "\\[]|":
-        out = out.replace(char, "\\" + char)
-    return out
+    the bracket that would close a link (`](` or `][`), the backslash and the table pipe are backslash-escaped, so a
+    `<script>` or `[x](javascript:...)` renders as plain text while `[0.1, 0.9]` stays as written."""
+    out = html.escape(str(text), quote=False).replace("\\", "\\\\").replace("|", "\\|")
+    return out.replace("](", "\\](").replace("][", "\\][")
 
 
 def markdown_table(frame: pd.DataFrame) -> str:

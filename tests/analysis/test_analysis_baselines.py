@@ -153,11 +153,13 @@ def test_rows_on_another_metric_or_a_misspelled_map_are_named(tmp_path, quick_su
         "QMIX,smax,3m,1,12000,eval/return,5.0,paper,x",
         "QMIX,smax,3M,1,12000,eval/win_rate,0.5,paper,x",
         "QMIX,smax,3m,1,12000,eval/win_rate,0.5,paper,x",
+        "QMIX,mamujoco,HalfCheetah-3x2,1,20000,eval/return,0.5,paper,x",  # another suite's map: no "did you mean"
     ]
     _, notes = _notes_of(tmp_path, quick_suite, quick_metrics, header + "\n" + "\n".join(rows) + "\n")
     assert ("checks.csv: 1 row of smax/3m not used: metric 'eval/return' is not the primary metric 'eval/win_rate' "
             "of smax") in notes
-    assert "checks.csv: 1 row on maps outside suite 'quick' not used: smax/3M (did you mean '3m'?)" in notes
+    assert ("checks.csv: 2 rows on maps outside suite 'quick' not used: mamujoco/HalfCheetah-3x2, "
+            "smax/3M (did you mean '3m'?)") in notes
 
 
 def test_notes_appear_in_the_table_outputs(tmp_path, quick_metrics):
