@@ -128,6 +128,9 @@ def build_report(
         "",
         "## Results per map",
         "",
+        "Baseline rows that were left out (another budget, eval mode, metric or map) are named under "
+        "`tables/final_performance.md`.",
+        "",
     ]
     shown = display_table(table)
     for (env, map_name), part in shown.groupby([table["env"], table["map"]], sort=False):
