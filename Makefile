@@ -13,6 +13,7 @@ $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[$(EXTRAS)]"
+	$(BIN)/python -m pip install --quiet --no-deps id-marl-eval==0.0.4 colorcet==3.0.0 colorama==0.4.6  # marl-eval loader (test)
 	touch $@
 
 test: setup

@@ -20,6 +20,8 @@ from pathlib import Path
 import pandas as pd
 
 from analysis.baselines import BaselineError, load_baselines
+from analysis.evidence import FINAL_STATISTICS
+from analysis.marl_eval import ExportError
 from analysis.runs import RunError
 from analysis.suite import ConfigError, load_suite
 
@@ -33,7 +35,22 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--bootstrap-seed", type=int, default=0)
     parser.add_argument("--curve-points", type=int, default=100)
     parser.add_argument("--normalisation", default="{}", help="JSON: map -> [low, high] for return envs")
+    parser.add_argument(
+        "--final", default="last", choices=list(FINAL_STATISTICS),
+        help="final score of a seed: its last evaluation (the paper's) or the mean of its last --last-k evaluations",
+    )  # fmt: skip
+    parser.add_argument("--last-k", type=_positive, default=5, help="evaluations averaged by --final last_k")
     parser.add_argument("--out", action="append", default=[], type=Path, help="output file (repeatable)")
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not at least 1")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -84,7 +101,7 @@ def run(args: argparse.Namespace) -> None:
         from analysis.evidence import load_evidence
 
         suite = load_suite(args.suite)
-        evidence = load_evidence(suite, args.metrics, args.baseline)
+        evidence = load_evidence(suite, args.metrics, args.baseline, final=args.final, last_k=args.last_k)
         for note in evidence.notes:
             print(f"note: {note}")
         if args.command == "curves":
@@ -97,9 +114,12 @@ def run(args: argparse.Namespace) -> None:
             from analysis.io import write_table
             from analysis.table import display_table, final_table
 
-            table = final_table(evidence, args.bootstrap_samples, args.bootstrap_seed)
+            table = final_table(evidence)
             title = f"Final performance, suite '{suite.name}' (eval mode {suite.eval_mode})"
-            note = "SMAX rows are SMAX stand-ins compared with reported SMAC numbers; see the verdict rule in the report."
+            note = "\n".join(
+                ["SMAX rows are SMAX stand-ins compared with reported SMAC numbers; see the verdict rule in the report.",
+                 *(f"Note: {n}" for n in evidence.notes)]
+            )  # fmt: skip
             for path in args.out:
                 write_table(table if path.suffix == ".csv" else display_table(table), path, title=title, note=note)
         else:
@@ -114,7 +134,7 @@ def run(args: argparse.Namespace) -> None:
             table, notes = aggregate_table(
                 evidence, json.loads(args.normalisation), args.bootstrap_samples, args.bootstrap_seed
             )
-            note = "; ".join(notes)
+            note = "\n".join([*notes, *(f"Note: {n}" for n in evidence.notes)])
             for path in args.out:
                 write_table(
                     table if path.suffix == ".csv" else display_aggregates(table),
@@ -129,7 +149,9 @@ def run(args: argparse.Namespace) -> None:
 
         suite = load_suite(args.suite)
         table = pd.read_csv(args.table)
-        text_columns = ["reported_env", "reported_simulator", "reported_source", "measured_source", "verdict", "indicative"]
+        text_columns = ["reported_env", "reported_simulator", "reported_eval_mode", "reported_source", "measured_source",
+                        "verdict", "indicative", "interval"]  # fmt: skip
+        text_columns = [c for c in text_columns if c in table]
         table[text_columns] = table[text_columns].fillna("")
         # The workflow writes tables/ beside the suite's collected metrics.csv, so that is the default source.
         metrics_path = args.metrics or args.table.parent.parent / "metrics.csv"
@@ -140,7 +162,8 @@ def run(args: argparse.Namespace) -> None:
     elif args.command == "marl-eval":
         from analysis.marl_eval import export
 
-        export(args.metrics, args.out)
+        for line in export(args.metrics, args.out):
+            print(f"note: {line}")
     elif args.command == "reference":
         from analysis.reference import convert_reference
 
@@ -155,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         run(args)
-    except (RunError, BaselineError, ConfigError) as error:
+    except (RunError, BaselineError, ConfigError, ExportError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     return 0

@@ -1,10 +1,10 @@
-"""Aggregates across the maps of each env family: IQM, median and mean of final scores with stratified-bootstrap
-95 % CIs, and the probability that MARIE improves on each other method.
+"""Aggregates across the maps of each env family: IQM, median and mean of final scores as rliable defines them
+(analysis/stats.py), with stratified-bootstrap 95 % CIs, and the probability that MARIE improves on each other method.
 
-Only per-seed data enters (the suite's runs and per-seed baselines; reported summaries never do). A method is
-aggregated over a family only if it has final scores on every map of that family in the suite. Scores are win
-rates (already in [0, 1]) or returns normalised with fixed per-map ranges from the config; a return family with
-a map lacking a range is left out. Nothing depends on which other methods are present.
+Only per-seed data enters (the suite's runs and per-seed baselines that passed the checks of analysis/evidence.py;
+reported summaries never do). A method is aggregated over a family only if it has final scores on every map of that
+family in the suite. Scores are win rates (already in [0, 1]) or returns normalised with fixed per-map ranges from the
+config; a return family with a map lacking a range is left out. Nothing depends on which other methods are present.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
 
 from analysis.evidence import Evidence  # noqa: E402
 from analysis.labels import (  # noqa: E402
@@ -28,9 +29,18 @@ from analysis.labels import (  # noqa: E402
     method_name,
     primary_metric,
 )
-from analysis.stats import AGGREGATES, normalise, probability_of_improvement_ci, rng_for, stratified_bootstrap  # noqa: E402
+from analysis.plots import fit_titles, save  # noqa: E402
+from analysis.stats import (  # noqa: E402
+    AGGREGATES,
+    normalise,
+    probability_of_improvement_ci,
+    rng_for,
+    seed_counts,
+    stratified_bootstrap,
+)
 
 REFERENCE_METHOD = "MARIE"
+CI_LABEL = "stratified-bootstrap 95% CI (seeds resampled within maps, as rliable); too narrow with 2-4 seeds per map"
 
 
 def family_scores(
@@ -45,7 +55,7 @@ def family_scores(
             return {}, f"{env_label(env)}: not aggregated (no fixed normalisation range for {', '.join(missing)})"
     finals = evidence.finals[evidence.finals["env"] == env]
     scores: dict[str, dict[str, np.ndarray]] = {}
-    left_out = []
+    left_out, ragged = [], []
     for method in evidence.methods(env):
         mine = finals[finals["method"] == method]
         per_map = {m: mine.loc[mine["map"] == m, "value"].to_numpy(float) for m in maps}
@@ -55,10 +65,15 @@ def family_scores(
         if metric not in BOUNDED_METRICS:
             per_map = {m: normalise(v, *normalisation[m]) for m, v in per_map.items()}
         scores[method] = per_map
+        if "-" in seed_counts(per_map):
+            ragged.append(f"{method} ({', '.join(f'{m}: {len(v)}' for m, v in per_map.items())})")
     scale = "win rate" if metric in BOUNDED_METRICS else "fixed-range normalised return"
-    note = f"{env_label(env)}: {len(maps)} map(s), {scale}"
+    note = f"{env_label(env)}: {len(maps)} map(s), {scale}, final score = {evidence.final_label}"
     if left_out:
         note += f"; left out (not on every map): {', '.join(left_out)}"
+    if ragged:
+        note += (f"; unequal seeds per map for {'; '.join(ragged)}: median and mean weigh maps equally, "
+                 "IQM pools runs so maps with more seeds weigh more")  # fmt: skip
     return scores, note
 
 
@@ -74,7 +89,7 @@ def aggregate_table(
             n_runs = sum(len(v) for v in per_map.values())
             for name, fn in AGGREGATES.items():
                 ci = stratified_bootstrap(per_map, fn, n_boot, rng_for(seed, env, method, name))
-                rows.append(_row(env, method, name, "", ci, n_maps, n_runs))
+                rows.append(_row(env, method, name, "", ci, n_maps, n_runs, seed_counts(per_map)))
         if REFERENCE_METHOD in scores:
             for other, per_map in scores.items():
                 if other == REFERENCE_METHOD:
@@ -83,12 +98,14 @@ def aggregate_table(
                     scores[REFERENCE_METHOD], per_map, n_boot, rng_for(seed, env, REFERENCE_METHOD, other, "poi")
                 )
                 n_runs = sum(len(v) for v in per_map.values())
-                rows.append(_row(env, REFERENCE_METHOD, "P(improvement)", other, ci, n_maps, n_runs))
-    columns = ["env", "env_label", "method", "statistic", "versus", "point", "ci95_low", "ci95_high", "n_maps", "n_runs"]
+                seeds = f"{seed_counts(scores[REFERENCE_METHOD])} vs {seed_counts(per_map)}"
+                rows.append(_row(env, REFERENCE_METHOD, "P(improvement)", other, ci, n_maps, n_runs, seeds))
+    columns = ["env", "env_label", "method", "statistic", "versus", "point", "ci95_low", "ci95_high", "n_maps",
+               "n_runs", "seeds_per_map"]  # fmt: skip
     return pd.DataFrame(rows, columns=columns), notes
 
 
-def _row(env, method, statistic, versus, ci, n_maps, n_runs) -> dict:
+def _row(env, method, statistic, versus, ci, n_maps, n_runs, seeds) -> dict:
     return {
         "env": env,
         "env_label": env_label(env),
@@ -100,6 +117,7 @@ def _row(env, method, statistic, versus, ci, n_maps, n_runs) -> dict:
         "ci95_high": ci.high,
         "n_maps": n_maps,
         "n_runs": n_runs,
+        "seeds_per_map": seeds,
     }
 
 
@@ -116,11 +134,17 @@ def _no_data(ax, text: str) -> None:
     ax.set_axis_off()
 
 
-def plot_aggregates(table: pd.DataFrame, evidence: Evidence, notes: list[str], outputs: list[Path]) -> None:
+def _seeds_line(table: pd.DataFrame, evidence: Evidence) -> str:
+    seeds = sorted(set(table["seeds_per_map"].astype(str))) if "seeds_per_map" in table else []
+    return f"seeds per map: {', '.join(seeds) or len(evidence.suite.seeds)}; final score = {evidence.final_label}"
+
+
+def aggregates_figure(table: pd.DataFrame, evidence: Evidence, notes: list[str]) -> Figure:
     stats = table[table["statistic"].isin(list(AGGREGATES))]
     envs = list(dict.fromkeys(stats["env"]))
     suite = evidence.suite
-    fig, axes = plt.subplots(max(1, len(envs)), 3, figsize=(12, 1.4 + (0.5 + 0.45 * max(2, stats["method"].nunique())) * max(1, len(envs))), squeeze=False)
+    height = 1.4 + (0.5 + 0.45 * max(2, stats["method"].nunique())) * max(1, len(envs))
+    fig, axes = plt.subplots(max(1, len(envs)), 3, figsize=(12, height), squeeze=False)
     if not envs:
         for ax in axes.flat:
             ax.set_axis_off()
@@ -143,20 +167,21 @@ def plot_aggregates(table: pd.DataFrame, evidence: Evidence, notes: list[str], o
     figure_title(
         fig,
         [
-            f"Suite '{suite.name}' \u2014 aggregates of final scores across maps",
-            f"eval: {EVAL_MODE_LABELS.get(suite.eval_mode, suite.eval_mode)}; seeds: {len(suite.seeds)} per map; "
-            "bar: stratified-bootstrap 95% CI (seeds resampled within maps), black line: point estimate",
+            f"Suite '{suite.name}' \u2014 aggregates of final scores across maps (IQM, median and mean as rliable)",
+            f"eval: {EVAL_MODE_LABELS.get(suite.eval_mode, suite.eval_mode)}; {_seeds_line(stats, evidence)}; "
+            f"bar: {CI_LABEL}; black line: point estimate",
         ],
     )
-    fig.tight_layout()
-    _save(fig, outputs)
+    fit_titles(fig)
+    return fig
 
 
-def plot_probability_of_improvement(table: pd.DataFrame, evidence: Evidence, outputs: list[Path]) -> None:
+def poi_figure(table: pd.DataFrame, evidence: Evidence) -> Figure:
     poi = table[table["statistic"] == "P(improvement)"]
     envs = list(dict.fromkeys(poi["env"]))
     suite = evidence.suite
-    fig, axes = plt.subplots(1, max(1, len(envs)), figsize=(6.5 * max(1, len(envs)), 1.8 + 0.6 * max(2, poi["versus"].nunique())), squeeze=False)
+    size = (6.5 * max(1, len(envs)), 1.8 + 0.6 * max(2, poi["versus"].nunique()))
+    fig, axes = plt.subplots(1, max(1, len(envs)), figsize=size, squeeze=False)
     if not envs:
         _no_data(axes[0, 0], f"no probability of improvement: needs {REFERENCE_METHOD} and another method with per-seed\nfinal scores on every map of an env family")
     for ax, env in zip(axes.flat, envs):
@@ -171,19 +196,22 @@ def plot_probability_of_improvement(table: pd.DataFrame, evidence: Evidence, out
         ax.set_xlim(0, 1)
         ax.set_xlabel("probability of improvement")
         ax.set_title("SMAX stand-in" if env == "smax" else env_label(env), fontsize=10)
+    seeds = ", ".join(sorted(set(poi["seeds_per_map"].astype(str)))) or len(suite.seeds)
     figure_title(
         fig,
         [
-            f"Suite '{suite.name}' \u2014 probability that {REFERENCE_METHOD} beats each method on a map (final scores)",
-            f"eval: {suite.eval_mode} mode; seeds: {len(suite.seeds)} per map; bar: stratified-bootstrap 95% CI",
+            f"Suite '{suite.name}' \u2014 probability that {REFERENCE_METHOD} beats each method on a map",
+            f"eval: {suite.eval_mode} mode; seeds per map ({REFERENCE_METHOD} vs other): {seeds}; final score = "
+            f"{evidence.final_label}; bar: {CI_LABEL}",
         ],
     )
-    fig.tight_layout()
-    _save(fig, outputs)
+    fit_titles(fig)
+    return fig
 
 
-def _save(fig, outputs: list[Path]) -> None:
-    for path in outputs:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, dpi=120)
-    plt.close(fig)
+def plot_aggregates(table: pd.DataFrame, evidence: Evidence, notes: list[str], outputs: list[Path]) -> None:
+    save(aggregates_figure(table, evidence, notes), outputs)
+
+
+def plot_probability_of_improvement(table: pd.DataFrame, evidence: Evidence, outputs: list[Path]) -> None:
+    save(poi_figure(table, evidence), outputs)

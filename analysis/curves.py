@@ -14,6 +14,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
 
 from analysis.evidence import Evidence  # noqa: E402
 from analysis.labels import (  # noqa: E402
@@ -27,6 +28,7 @@ from analysis.labels import (  # noqa: E402
     map_label,
     primary_metric,
 )
+from analysis.plots import fit_titles, save  # noqa: E402
 
 
 def on_grid(curve: pd.DataFrame, grid: np.ndarray) -> np.ndarray:
@@ -54,7 +56,7 @@ def band_curves(curves: pd.DataFrame, grid: np.ndarray, band: str) -> tuple[np.n
     return mean, low, high, len(stacked)
 
 
-def plot_learning_curves(evidence: Evidence, env: str, outputs: list[Path], band: str = "sd", points: int = 100) -> None:
+def curves_figure(evidence: Evidence, env: str, band: str = "sd", points: int = 100) -> Figure:
     suite = evidence.suite
     metric = primary_metric(env)
     scale = 100.0 if metric in BOUNDED_METRICS else 1.0
@@ -97,8 +99,9 @@ def plot_learning_curves(evidence: Evidence, env: str, outputs: list[Path], band
             f"line: mean across seeds, band: {BAND_LABELS[band]}",
         ],
     )
-    fig.tight_layout()
-    for path in outputs:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, dpi=120)
-    plt.close(fig)
+    fit_titles(fig)
+    return fig
+
+
+def plot_learning_curves(evidence: Evidence, env: str, outputs: list[Path], band: str = "sd", points: int = 100) -> None:
+    save(curves_figure(evidence, env, band, points), outputs)

@@ -1,18 +1,42 @@
 """Everything the figures and tables of one suite compare: the suite's own runs, per-seed baselines and
-reported (summary-only) numbers, all reduced to the primary metric of each env family."""
+reported (summary-only) numbers, all reduced to the primary metric of each env family.
+
+Baseline rows are checked against the suite before any statistic sees them, and every row that is left out is
+named in `Evidence.notes` (which the table and aggregate outputs print):
+- a metric other than the env's primary metric, or a map the suite does not run (with a "did you mean" when
+  the name is close to one of the suite's maps);
+- per-seed rows of another eval mode than the suite's, or with no eval mode stated;
+- per-seed curves are cut at the suite's budget (+2 %); a seed whose last evaluation is then more than 2 % short of
+  the budget ran a different budget and is left out.
+
+The final score of a seed (`analysis.final`) is its last evaluation ("last", the paper's statistic) or the mean of
+its last k evaluations ("last_k"); both, and the learning-curve mean (area / steps), are kept in `finals`.
+"""
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+import yaml
 
 from analysis.baselines import BaselineError, load_baselines
-from analysis.labels import STAND_IN_FOR, method_name, primary_metric
-from analysis.suite import Suite
+from analysis.labels import STAND_IN_FOR, format_steps, method_name, primary_metric
+from analysis.suite import SUITES_DIR, Suite
 
 SEED_COLUMNS = ["method", "source", "env", "map", "seed", "step", "value", "eval_mode"]
+FINAL_STATISTICS = ("last", "last_k")
+# A per-seed baseline counts as run at the suite's budget if its last evaluation is within this fraction of it.
+BUDGET_TOLERANCE = 0.02
+
+
+def final_label(final: str, last_k: int) -> str:
+    """How the final score of a seed is defined, as printed beside every final number."""
+    return "last evaluation" if final == "last" else f"mean of the last {last_k} evaluations"
 
 
 @dataclass
@@ -21,14 +45,45 @@ class Evidence:
     per_seed: pd.DataFrame  # every eval point of every seed: SEED_COLUMNS
     reported: pd.DataFrame  # summary rows that the suite's maps are compared against
     notes: list[str] = field(default_factory=list)  # baseline rows left out, and why
+    final: str = "last"  # which per-seed statistic is the final score: FINAL_STATISTICS
+    last_k: int = 5
+
+    def __post_init__(self) -> None:
+        if self.final not in FINAL_STATISTICS:
+            raise ValueError(f"final statistic {self.final!r} is not one of {', '.join(FINAL_STATISTICS)}")
+        if self.last_k < 1:
+            raise ValueError(f"last_k must be at least 1, got {self.last_k}")
 
     @property
+    def final_label(self) -> str:
+        return final_label(self.final, self.last_k)
+
+    @cached_property
     def finals(self) -> pd.DataFrame:
-        """The last evaluation of every (method, env, map, seed): the final score used in tables and statistics."""
+        """One row per (method, env, map, seed): `value` is the final score (`final`); `last`, `last_k` (mean of
+        the last k evaluations, or of all if fewer), `curve_mean` (trapezoid area under the curve divided by the
+        steps it spans; the value itself for a single evaluation) and `n_evals` are shown beside it."""
+        columns = ["method", "source", "env", "map", "seed", "step", "value", "eval_mode", "last", "last_k",
+                   "curve_mean", "n_evals"]  # fmt: skip
         if self.per_seed.empty:
-            return self.per_seed.copy()
-        ordered = self.per_seed.sort_values("step", kind="stable")
-        return ordered.groupby(["method", "source", "env", "map", "seed"], as_index=False, sort=False).last()
+            return pd.DataFrame(columns=columns)
+        rows = []
+        keys = ["method", "source", "env", "map", "seed"]
+        for key, curve in self.per_seed.groupby(keys, sort=False):
+            curve = curve.sort_values("step", kind="stable")
+            steps, values = curve["step"].to_numpy(float), curve["value"].to_numpy(float)
+            span = steps[-1] - steps[0]
+            trapezoids = (values[1:] + values[:-1]) / 2 * np.diff(steps)
+            area = float(trapezoids.sum() / span) if span > 0 else float(values[-1])
+            last_k = float(values[-self.last_k:].mean())
+            rows.append(
+                dict(zip(keys, key))
+                | {"step": int(steps[-1]), "eval_mode": curve["eval_mode"].iloc[-1], "last": float(values[-1]),
+                   "last_k": last_k, "curve_mean": area, "n_evals": len(values)}  # fmt: skip
+            )
+        out = pd.DataFrame(rows)
+        out["value"] = out[self.final]
+        return out[columns]
 
     @property
     def curves(self) -> pd.DataFrame:
@@ -70,7 +125,87 @@ def _in_suite(frame: pd.DataFrame, suite: Suite, env_of=lambda env: env) -> pd.S
     return pd.Series([(e, m) in wanted for e, m in zip(frame["env"], frame["map"])], index=frame.index, dtype=bool)
 
 
-def load_evidence(suite: Suite, metrics_path: str | Path, baseline_paths: list[str | Path]) -> Evidence:
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" + ("" if n == 1 else "s")
+
+
+def _off_metric_notes(baselines: pd.DataFrame, used: pd.Series) -> list[str]:
+    """Rows on a map the suite uses but with a metric other than the env's primary one."""
+    wrong = baselines[used & (baselines["metric"] != baselines["env"].map(primary_metric))]
+    return [
+        f"{file}: {_plural(len(rows), 'row')} of {env}/{', '.join(sorted(set(rows['map'])))} not used: metric "
+        f"{metric!r} is not the primary metric {primary_metric(env)!r} of {env}"
+        for (file, env, metric), rows in wrong.groupby(["file", "env", "metric"], sort=True)
+    ]
+
+
+def _maps_of_all_suites() -> set[str]:
+    """Map names any suite runs: a baseline map outside them is likely a typo, one inside them just another map."""
+    names = set()
+    for path in SUITES_DIR.glob("*.yaml"):
+        data = yaml.safe_load(path.read_text()) or {}
+        names |= {str(entry.get("map")) for entry in data.get("maps", []) if isinstance(entry, dict)}
+    return names
+
+
+def _off_map_notes(baselines: pd.DataFrame, used: pd.Series, suite: Suite) -> list[str]:
+    """Rows on maps the suite does not run, one line per file; an unknown name close to a suite map gets a
+    "did you mean"."""
+    mine = sorted({m for env in suite.envs for m in suite.maps(env)})
+    known = _maps_of_all_suites() | set(mine)
+    notes = []
+    for file, rows in baselines[~used].groupby("file", sort=True):
+        names = []
+        for env, map_name in sorted(set(zip(rows["env"], rows["map"]))):
+            close = [] if map_name in known else (
+                [m for m in mine if m.lower() == map_name.lower()] or difflib.get_close_matches(map_name, mine, n=1)
+            )  # fmt: skip
+            names.append(f"{env}/{map_name}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+        notes.append(
+            f"{file}: {_plural(len(rows), 'row')} on maps outside suite '{suite.name}' not used: {', '.join(names)}"
+        )
+    return notes
+
+
+def _checked_seeds(seeds: pd.DataFrame, suite: Suite, notes: list[str]) -> pd.DataFrame:
+    """Per-seed rows of the suite's maps that may enter statistics: stated, matching eval mode; cut at budget."""
+    seeds = seeds.assign(seed=seeds["seed"].astype(int))
+    unstated = seeds["eval_mode"].isna()
+    wrong_mode = ~unstated & (seeds["eval_mode"] != suite.eval_mode)
+    for (file, method), rows in seeds[unstated].groupby(["file", "method"], sort=True):
+        notes.append(f"{file}: {method} left out ({_plural(len(rows), 'row')}): eval mode not stated")
+    for (file, method), rows in seeds[wrong_mode].groupby(["file", "method"], sort=True):
+        notes.append(
+            f"{file}: {method} left out ({_plural(len(rows), 'row')}): eval mode {rows['eval_mode'].iloc[0]!r} "
+            f"differs from the suite's {suite.eval_mode!r}"
+        )
+    seeds = seeds[~unstated & ~wrong_mode]
+    kept = []
+    for (file, method, env, map_name), rows in seeds.groupby(["file", "method", "env", "map"], sort=False):
+        budget = suite.budget(env, map_name)
+        past = rows["step"] > budget * (1 + BUDGET_TOLERANCE)
+        where = f"{file}: {method} on {env}/{map_name}"
+        if past.any():
+            notes.append(f"{where}: {_plural(int(past.sum()), 'evaluation')} past the suite's budget "
+                         f"{format_steps(budget)} cut")  # fmt: skip
+        seeds_given = set(rows["seed"].astype(int))
+        rows = rows[~past]
+        last = rows.groupby("seed")["step"].max()
+        short = sorted(int(s) for s in last.index[last < budget * (1 - BUDGET_TOLERANCE)])
+        missing = sorted(seeds_given - set(last.index.astype(int)))
+        if short:
+            ends = ", ".join(f"seed {s} at {format_steps(last[s])}" for s in short)
+            notes.append(f"{where}: left out (different budget: {ends}; suite budget {format_steps(budget)})")
+        if missing:
+            notes.append(f"{where}: seed(s) {', '.join(map(str, missing))} left out (no evaluation within the "
+                         f"suite's budget {format_steps(budget)})")  # fmt: skip
+        kept.append(rows[~rows["seed"].isin(short)])
+    return pd.concat(kept) if kept else seeds.iloc[0:0]
+
+
+def load_evidence(
+    suite: Suite, metrics_path: str | Path, baseline_paths: list[str | Path], final: str = "last", last_k: int = 5
+) -> Evidence:
     metrics = pd.read_csv(metrics_path)
     own = _own_runs(metrics, suite)
     baselines = load_baselines(baseline_paths)
@@ -78,19 +213,20 @@ def load_evidence(suite: Suite, metrics_path: str | Path, baseline_paths: list[s
     per_seed = [own]
     reported = baselines.iloc[0:0]
     if not baselines.empty:
+        stand_in = lambda env: STAND_IN_FOR.get(env, env)  # noqa: E731 - a SMAX map is compared with SMAC's
+        in_suite = _in_suite(baselines, suite)
+        used_map = in_suite | (baselines["summary"] & _in_suite(baselines, suite, stand_in))
+        notes += _off_map_notes(baselines, used_map, suite) + _off_metric_notes(baselines, used_map)
         on_metric = baselines["metric"] == baselines["env"].map(primary_metric)
-        seeds = baselines[~baselines["summary"] & on_metric & _in_suite(baselines, suite)]
-        wrong_mode = seeds["eval_mode"].notna() & (seeds["eval_mode"] != suite.eval_mode)
-        for (file, method), _ in seeds[wrong_mode].groupby(["file", "method"]):
-            notes.append(f"{file}: {method} left out (eval mode differs from the suite's {suite.eval_mode!r})")
-        seeds = seeds[~wrong_mode]
+        candidates = baselines[~baselines["summary"] & in_suite]
         own_methods = set(own["method"])
-        for _, row in seeds.drop_duplicates(["file", "method", "env", "map"]).iterrows():
+        for _, row in candidates.drop_duplicates(["file", "method", "env", "map"]).iterrows():
             if method_name(row["method"]) in own_methods and ((own["env"] == row["env"]) & (own["map"] == row["map"])).any():
                 raise BaselineError(
                     f"results/baselines/{row['file']}: per-seed method {row['method']!r} on {row['env']}/{row['map']} "
                     f"has the name of one of the suite's own algorithms; rename it (e.g. {row['method']}-external)"
                 )
+        seeds = _checked_seeds(candidates[on_metric[candidates.index]], suite, notes)
         per_seed.append(
             pd.DataFrame(
                 {
@@ -101,14 +237,11 @@ def load_evidence(suite: Suite, metrics_path: str | Path, baseline_paths: list[s
                     "seed": seeds["seed"].astype(int),
                     "step": seeds["step"].astype(int),
                     "value": seeds["value"].astype(float),
-                    "eval_mode": seeds["eval_mode"].fillna("not stated"),
+                    "eval_mode": seeds["eval_mode"],
                 }
             )
         )
-        stand_in = lambda env: STAND_IN_FOR.get(env, env)  # noqa: E731 - a SMAX map is compared with SMAC's
-        summary = baselines["summary"] & on_metric
-        reported = baselines[summary & (_in_suite(baselines, suite) | _in_suite(baselines, suite, stand_in))]
-    per_seed_frame = pd.concat([f for f in per_seed if not f.empty], ignore_index=True) if any(
-        not f.empty for f in per_seed
-    ) else own
-    return Evidence(suite=suite, per_seed=per_seed_frame, reported=reported.reset_index(drop=True), notes=notes)
+        reported = baselines[baselines["summary"] & on_metric & used_map]
+    frames = [f for f in per_seed if not f.empty]
+    per_seed_frame = pd.concat(frames, ignore_index=True) if frames else own
+    return Evidence(suite, per_seed_frame, reported.reset_index(drop=True), notes, final, last_k)

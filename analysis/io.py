@@ -21,12 +21,20 @@ def write_text(path: str | Path, text: str) -> None:
     atomic_write_text(path, text)
 
 
+def markdown_text(text: object) -> str:
+    """Text from data (baseline names, provenance, notes) made inert in Markdown: HTML is escaped as entities and
+    the bracket that would close a link (`](` or `][`), the backslash and the table pipe are backslash-escaped, so a
+    `<script>` or `[x](javascript:...)` renders as plain text while `[0.1, 0.9]` stays as written."""
+    out = html.escape(str(text), quote=False).replace("\\", "\\\\").replace("|", "\\|")
+    return out.replace("](", "\\](").replace("][", "\\][")
+
+
 def markdown_table(frame: pd.DataFrame) -> str:
-    """A GitHub-flavoured Markdown table (no extra dependency)."""
+    """A GitHub-flavoured Markdown table (no extra dependency); every data cell goes through `markdown_text`."""
     cells = frame.astype(object).where(frame.notna(), "")
-    header = "| " + " | ".join(map(str, frame.columns)) + " |"
+    header = "| " + " | ".join(html.escape(str(c), quote=False).replace("|", "\\|") for c in frame.columns) + " |"
     rule = "|" + "|".join("---" for _ in frame.columns) + "|"
-    body = ["| " + " | ".join(str(v).replace("|", "\\|") for v in row) + " |" for row in cells.itertuples(index=False)]
+    body = ["| " + " | ".join(markdown_text(v) for v in row) + " |" for row in cells.itertuples(index=False)]
     return "\n".join([header, rule, *body]) + "\n"
 
 
@@ -44,12 +52,12 @@ def write_table(frame: pd.DataFrame, path: str | Path, title: str = "", note: st
         write_text(path, frame.to_csv(index=False))
     elif suffix == ".md":
         head = f"## {title}\n\n" if title else ""
-        tail = f"\n{note}\n" if note else ""
+        tail = "".join(f"\n{markdown_text(line)}\n" for line in note.splitlines())
         write_text(path, head + markdown_table(frame) + tail)
     elif suffix == ".html":
         table = frame.to_html(index=False, na_rep="", border=0, escape=True)
         body = (f"<h2>{html.escape(title)}</h2>" if title else "") + table
-        body += f"<p>{html.escape(note)}</p>" if note else ""
+        body += "".join(f"<p>{html.escape(line)}</p>" for line in note.splitlines())
         write_text(path, html_page(title or "table", body))
     else:
         raise ValueError(f"cannot write a table to {path}: suffix {suffix!r} is not one of .csv, .md, .html")

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from analysis.io import html_page, markdown_table, write_text
+from analysis.evidence import final_label
+from analysis.io import html_page, markdown_table, markdown_text, write_text
 from analysis.labels import EVAL_MODE_LABELS, env_label, format_steps, map_label
 from analysis.suite import Suite
 from analysis.table import display_table
@@ -16,13 +17,29 @@ from analysis.world_model_quality import world_model_quality_section
 
 VERDICT_RULE = (
     "A verdict is computed only where our protocol matches the reported one: same simulator, same env-step "
-    "budget, same evaluation mode. It then says where our 95% bootstrap CI of the mean over seeds lies relative to "
+    "budget, same evaluation mode, each stated (a reported number that does not state its evaluation mode or "
+    "simulator is *not comparable*). It then says where our 95% t-interval of the mean over seeds lies relative to "
     "the reported centre \u00b1 spread: *within* (the intervals overlap), *above* or *below*. Anything else is "
     "*not comparable*, with every difference listed. When only the simulator differs (a SMAX stand-in run at the "
     "paper's budget and protocol), the comparison is shown in the column *indicative*, and it is only that. The "
     "paper prints its numbers as centre (spread) over 4 seeds without saying whether the centre is a mean or a "
     "median; they are called *reported* here."
 )
+
+
+def _final(table: pd.DataFrame) -> tuple[str, int]:
+    if "final_statistic" not in table or table.empty:
+        return "last", 5
+    return str(table["final_statistic"].iloc[0]), int(table["last_k"].iloc[0])
+
+
+def final_text(table: pd.DataFrame) -> str:
+    return final_label(*_final(table))
+
+
+def companion_text(table: pd.DataFrame) -> str:
+    final, k = _final(table)
+    return f"the mean of each seed's last {k} evaluations" if final == "last" else "each seed's last evaluation"
 
 
 def differences(suite: Suite, table: pd.DataFrame) -> list[str]:
@@ -92,8 +109,13 @@ def build_report(
         "## Protocol used",
         "",
         f"- Evaluation: {EVAL_MODE_LABELS.get(suite.eval_mode, suite.eval_mode)}.",
-        f"- Seeds: {', '.join(map(str, suite.seeds))}; final score of a seed = its last evaluation.",
-        "- Our numbers: mean over seeds with a 95% percentile-bootstrap CI (resampling seeds).",
+        f"- Seeds: {', '.join(map(str, suite.seeds))}; final score of a seed = its {final_text(table)}"
+        + (" (the paper's statistic)." if _final(table)[0] == "last" else " (`analysis.final: last_k`)."),
+        f"- Our numbers: mean over seeds with a 95% Student-t interval and its n (a percentile bootstrap over 2-4 "
+        f"seeds is not a 95% interval). Beside it: {companion_text(table)}, and the curve mean (area under the "
+        "learning curve divided by the steps it spans).",
+        "- Aggregates: IQM, median (of per-map means) and mean (of per-map means) across maps as rliable defines "
+        "them, with stratified-bootstrap 95% CIs (seeds resampled within maps), which are too narrow with 2-4 seeds.",
         "",
         markdown_table(protocol_table(suite)),
         "## What differs from the paper",
@@ -106,6 +128,9 @@ def build_report(
         "",
         "## Results per map",
         "",
+        "Baseline rows that were left out (another budget, eval mode, metric or map) are named under "
+        "`tables/final_performance.md`.",
+        "",
     ]
     shown = display_table(table)
     for (env, map_name), part in shown.groupby([table["env"], table["map"]], sort=False):
@@ -117,24 +142,38 @@ def build_report(
         agg = aggregates.copy()
         agg["95% CI"] = [f"[{lo:.3f}, {hi:.3f}]" for lo, hi in zip(agg["ci95_low"], agg["ci95_high"])]
         agg["point"] = agg["point"].map(lambda v: f"{v:.3f}")
-        lines.append(markdown_table(agg[["env_label", "method", "statistic", "versus", "point", "95% CI", "n_maps", "n_runs"]]))
+        columns = ["env_label", "method", "statistic", "versus", "point", "95% CI", "n_maps", "n_runs"]
+        columns += ["seeds_per_map"] if "seeds_per_map" in agg else []
+        lines.append(markdown_table(agg[columns]))
     lines += ["", *world_model_quality_section(metrics, suite)]
     lines += ["", "## Provenance", ""]
     lines.append(f"- {len(provenance)} runs; full table in `tables/provenance.csv`.")
     for column in ("git_sha", "host", "torch", "container_image", "container_image_digest", "sc2_build"):
         if column in provenance.columns:
             values = ", ".join(sorted(provenance[column].dropna().astype(str).unique()))
-            lines.append(f"- {column}: {values}")
+            lines.append(f"- {column}: {markdown_text(values)}")
     lines.append("- Reported numbers: `results/reference/` (copied from the paper's figures, see its README).")
     return "\n".join(lines) + "\n"
+
+
+def markdown_to_html(text: str) -> str:
+    """Python-Markdown with raw HTML and links switched off: text from data can never become markup (data cells
+    are escaped by `markdown_text` too; this is the second line of defence)."""
+    import markdown  # Python-Markdown renders the tables for the Snakemake report
+
+    md = markdown.Markdown(extensions=["tables"])
+    md.preprocessors.deregister("html_block")
+    for pattern in ("html", "link", "image_link", "reference", "image_reference", "short_reference",
+                    "short_image_ref", "autolink", "automail"):  # fmt: skip
+        if pattern in md.inlinePatterns:
+            md.inlinePatterns.deregister(pattern)
+    return md.convert(text)
 
 
 def write_report(text: str, outputs: list[Path], title: str) -> None:
     for path in outputs:
         if Path(path).suffix == ".html":
-            import markdown  # Python-Markdown renders the tables for the Snakemake report
-
-            body = markdown.markdown(text, extensions=["tables"])
+            body = markdown_to_html(text)
             write_text(path, html_page(title, body))
         else:
             write_text(path, text)

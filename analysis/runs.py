@@ -86,6 +86,7 @@ def read_metrics(path: Path) -> pd.DataFrame:
     for column in ("env", "map", "algo", "seed"):
         if frame[column].nunique() != 1:
             raise RunError(f"{path}: column {column!r} has several values ({', '.join(map(str, frame[column].unique()))})")
+    _refuse_duplicates(frame, path)
     eval_rows = frame[is_eval]
     for row, record in eval_rows.iterrows():
         if not math.isfinite(record["value"]):
@@ -97,6 +98,21 @@ def read_metrics(path: Path) -> pd.DataFrame:
         if not (record["n_episodes"] >= 1):
             raise RunError(f"{path}: row {row + 2} column 'n_episodes': an eval row needs a positive episode count")
     return frame
+
+
+def _refuse_duplicates(frame: pd.DataFrame, path: Path) -> None:
+    """A run logs each metric once per env step; a repeated (step, metric) means two processes wrote one run."""
+    repeated = frame[frame.duplicated(["step", "metric"], keep=False)]
+    if repeated.empty:
+        return
+    first = repeated.iloc[0]
+    rows = repeated[(repeated["step"] == first["step"]) & (repeated["metric"] == first["metric"])].index + 2
+    n_keys = len(repeated.drop_duplicates(["step", "metric"]))
+    raise RunError(
+        f"{path}: duplicate rows for step {first['step']} metric {first['metric']!r} (rows "
+        f"{', '.join(map(str, rows))}; {n_keys} (step, metric) pair(s) repeated in all): the run directory was written "
+        "twice (two trainings at once?); delete it and train again"
+    )
 
 
 def read_run(run_dir: Path, expected_mode: str | None = None, min_steps: int | None = None) -> Run:

@@ -76,7 +76,7 @@ def test_truncated_csv_is_refused(tmp_path):
 
 def test_run_mixing_eval_modes_is_refused(tmp_path):
     root = make_root(tmp_path)
-    extra = ["smax,3m,marie,1,1001,eval/win_rate,0.5,32,standard"]
+    extra = ["smax,3m,marie,1,1050,eval/win_rate,0.5,32,standard"]
     write_run(root / "smax/3m/marie/seed1", "smax", "3m", "marie", 1, 1000, extra_rows=extra)
     _refused(root, tmp_path, r"mixes eval modes \(paper, standard\)")
 
@@ -111,3 +111,14 @@ def test_cli_prints_one_line_error_and_exits_2(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: ") and "seed1: incomplete run" in err and "\n" not in err
     assert not out.exists()
+
+
+def test_duplicate_step_metric_rows_are_refused(tmp_path):
+    """Two trainings writing one run directory at once leave every row twice; collect names the run and rows."""
+    root = make_root(tmp_path)
+    path = root / "smax/3m/marie/seed2/metrics.csv"
+    lines = path.read_text().splitlines()
+    path.write_text("\n".join(lines + lines[1:4]) + "\n")
+    n = len(lines)
+    _refused(root, tmp_path, rf"seed2/metrics.csv: duplicate rows for step 0 metric 'eval/win_rate' \(rows 2, {n + 1}; "
+             r"3 \(step, metric\) pair\(s\) repeated in all\)")

@@ -129,6 +129,94 @@ def test_runs_of_a_new_registered_algorithm_enter_every_output(tmp_path):
     collect(tmp_path / "results/runs/withvdn", tmp_path / "m.csv", suite)
     evidence = load_evidence(suite, tmp_path / "m.csv", [])
     assert "VDN" in set(evidence.curves["method"])
-    assert "VDN" in set(final_table(evidence, n_boot=100)["method"])
+    assert "VDN" in set(final_table(evidence)["method"])
     aggregates, _ = aggregate_table(evidence, {}, n_boot=100)
     assert ((aggregates["statistic"] == "P(improvement)") & (aggregates["versus"] == "VDN")).any()
+
+
+def test_unstated_eval_mode_or_simulator_is_not_comparable():
+    assert compare(measured(0.7, 0.9), "starcraft", reported(eval_mode=None)) == (
+        "not comparable: eval mode not stated", ""
+    )
+    assert compare(measured(0.7, 0.9), "starcraft", reported(eval_mode=np.nan))[0] == "not comparable: eval mode not stated"
+    verdict, indicative = compare(measured(0.7, 0.9), "starcraft", reported(simulator=""))
+    assert verdict == "not comparable: simulator not stated"
+    assert indicative == "within the reported spread (indicative only: simulator not stated)"
+    one_seed = Measured("MARIE", "this suite", np.array([0.5]), 100000, "paper", Interval(0.5, np.nan, np.nan))
+    assert compare(one_seed, "starcraft", reported()) == ("no verdict (1 seed: no interval)", "")
+
+
+def _figures(quick_suite, quick_metrics):
+    from analysis.aggregates import aggregate_table, aggregates_figure, poi_figure
+    from analysis.curves import curves_figure
+    from analysis.evidence import load_evidence
+
+    evidence = load_evidence(quick_suite, quick_metrics, BASELINES)
+    table, notes = aggregate_table(evidence, {}, n_boot=100)
+    yield "aggregates", aggregates_figure(table, evidence, notes)
+    yield "poi", poi_figure(table, evidence)
+    for env in quick_suite.envs:
+        yield f"curves {env}", curves_figure(evidence, env)
+
+
+def test_every_title_is_fully_visible(quick_suite, quick_metrics):
+    """Each figure's texts lie inside the PNG (the one-panel MAMuJoCo and MPE curves used to cut their titles),
+    and each panel title is no wider than its panel."""
+    import matplotlib.pyplot as plt
+
+    from analysis.plots import texts_outside
+
+    for name, fig in _figures(quick_suite, quick_metrics):
+        assert texts_outside(fig) == [], name
+        renderer = fig.canvas.get_renderer()
+        for ax in fig.axes:
+            if ax.get_visible() and ax.title.get_text():
+                assert ax.title.get_window_extent(renderer).width <= ax.bbox.width + 1, (name, ax.title.get_text())
+        plt.close(fig)
+
+
+def test_report_html_never_passes_markup_from_baselines(tmp_path, quick_metrics):
+    evil = tmp_path / "evil.csv"
+    evil.write_text(
+        "method,env,map,seed,step,metric,value,spread,n_seeds,eval_mode,simulator,provenance\n"
+        "<script>alert(1)</script>,smax,3m,,12000,eval/win_rate,0.5,0.1,4,paper,<b>SMAX</b>,"
+        "[click](javascript:alert(2)) <img src=x onerror=alert(3)>\n"
+    )
+    base = ["--suite", "quick", "--metrics", quick_metrics, "--baseline", evil]
+    _run("table", *base, "--out", tmp_path / "t.csv", "--out", tmp_path / "t.md", "--out", tmp_path / "t.html")
+    _run("aggregates", *base, "--out", tmp_path / "a.csv")
+    prov = tmp_path / "p.csv"
+    pd.DataFrame([{"env": "smax", "host": "<script>alert(4)</script>"}]).to_csv(prov, index=False)
+    _run("report", "--suite", "quick", "--table", tmp_path / "t.csv", "--aggregates", tmp_path / "a.csv",
+         "--provenance", prov, "--metrics", quick_metrics, "--out", tmp_path / "r.md", "--out", tmp_path / "r.html")
+    for name in ("r.html", "t.html", "r.md", "t.md"):
+        text = (tmp_path / name).read_text().lower()
+        assert "<script" not in text and "<img" not in text and "<b>smax" not in text, name
+        assert 'href="javascript' not in text, name
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in (tmp_path / "r.html").read_text().lower()  # shown, inert
+
+
+def test_final_last_k_from_the_command_line_reaches_the_report(tmp_path, quick_metrics):
+    base = ["--suite", "quick", "--metrics", quick_metrics, "--final", "last_k", "--last-k", "3"]
+    _run("table", *base, "--out", tmp_path / "t.csv", "--out", tmp_path / "t.md")
+    _run("aggregates", *base, "--out", tmp_path / "a.csv", "--out", tmp_path / "a.md")
+    table = pd.read_csv(tmp_path / "t.csv")
+    assert set(table["final_statistic"]) == {"last_k"} and set(table["last_k"]) == {3}
+    assert (table["mean"] == table["mean_last_k"]).all() and (table["mean"] != table["mean_last"]).any()
+    md = (tmp_path / "t.md").read_text()
+    assert "ours (mean of the last 3 evaluations): mean [95% t-interval over seeds]" in md and "ours: last eval" in md
+    assert "final score = mean of the last 3 evaluations" in (tmp_path / "a.md").read_text()
+    prov = tmp_path / "p.csv"
+    pd.DataFrame([{"env": "smax"}]).to_csv(prov, index=False)
+    _run("report", "--suite", "quick", "--table", tmp_path / "t.csv", "--aggregates", tmp_path / "a.csv",
+         "--provenance", prov, "--out", tmp_path / "r.md")
+    report = (tmp_path / "r.md").read_text()
+    assert "final score of a seed = its mean of the last 3 evaluations" in report
+    assert "ours: last eval" in report and "n=2 seeds" in report
+
+
+def test_default_report_shows_last_k_mean_beside_the_final(tmp_path, quick_metrics):
+    _run("table", "--suite", "quick", "--metrics", quick_metrics, "--out", tmp_path / "t.md")
+    md = (tmp_path / "t.md").read_text()
+    assert "ours (last evaluation): mean [95% t-interval over seeds]" in md and "ours: last-5 mean" in md
+    assert "curve mean" in md
