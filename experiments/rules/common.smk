@@ -2,11 +2,13 @@
 import json
 import os
 import shlex
+import sys
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
 
 from analysis.suite import ConfigError, load_config, load_suite, train_args
+from experiments.execution import execution_of, reserved_threads
 from containers.images import (
     ContainerConfigError,
     ContainerSettings,
@@ -19,6 +21,15 @@ try:
     CONTAINERS = ContainerSettings.from_config(config)
 except (ConfigError, ContainerConfigError) as error:
     raise WorkflowError(f"invalid configuration: {error}") from None
+
+# How Snakemake runs jobs (local or cluster, --cores, containers): read once, in experiments/execution.py only.
+EXECUTION = execution_of(workflow)
+if EXECUTION.missing:
+    print(
+        f"note: this Snakemake has no {', '.join(EXECUTION.missing)}; "
+        "training jobs reserve exactly their threads and record no image digest",
+        file=sys.stderr,
+    )
 
 RESULTS = "results"
 OUT = f"{RESULTS}/{SUITE.name}"
@@ -53,22 +64,12 @@ def local_cpus():
 
 
 def scheduling_threads(wildcards):
-    """Cores Snakemake reserves for one training job.
+    """Cores Snakemake reserves for one training job (experiments/execution.py reserved_threads).
 
-    A job really uses `threads` CPU threads (passed to `marie train --threads`). When running locally with
-    more --cores than the machine has CPUs (e.g. --cores 8 on a 2-core laptop), each job reserves
-    proportionally more of Snakemake's cores, so at most CPUs / threads jobs run at once and the machine is
-    never oversubscribed. On a cluster every job has its own CPUs, so the job reserves exactly `threads`.
+    A job really uses `threads` CPU threads (passed to `marie train --threads`); run locally with more --cores than
+    the machine has CPUs, it reserves more of Snakemake's cores so that the machine is never oversubscribed.
     """
-    threads = run_of(wildcards).threads
-    if not workflow.local_exec:
-        return threads
-    try:
-        cores = int(workflow.cores)
-    except (WorkflowError, TypeError, ValueError):
-        return threads
-    oversubscription = max(1, -(-cores // local_cpus()))
-    return min(cores, threads * oversubscription)
+    return reserved_threads(run_of(wildcards).threads, EXECUTION, local_cpus())
 
 
 def train_image(wildcards):
