@@ -22,15 +22,6 @@ try:
 except (ConfigError, ContainerConfigError) as error:
     raise WorkflowError(f"invalid configuration: {error}") from None
 
-# How Snakemake runs jobs (local or cluster, --cores, containers): read once, in experiments/execution.py only.
-EXECUTION = execution_of(workflow)
-if EXECUTION.missing:
-    print(
-        f"note: this Snakemake has no {', '.join(EXECUTION.missing)}; "
-        "training jobs reserve exactly their threads and record no image digest",
-        file=sys.stderr,
-    )
-
 RESULTS = "results"
 OUT = f"{RESULTS}/{SUITE.name}"
 RUNS = SUITE.runs
@@ -63,13 +54,30 @@ def local_cpus():
         return os.cpu_count() or 1
 
 
+_NOTED = set()
+
+
+def execution():
+    """How Snakemake runs jobs (experiments/execution.py). Read when jobs are planned, not when the Snakefile is
+    parsed: Snakemake chooses its executor (local or cluster) in between."""
+    found = execution_of(workflow)
+    if found.missing and not _NOTED:
+        _NOTED.add(True)
+        print(
+            f"note: this Snakemake has no {', '.join(found.missing)}; "
+            "training jobs reserve exactly their threads and record no image digest",
+            file=sys.stderr,
+        )
+    return found
+
+
 def scheduling_threads(wildcards):
     """Cores Snakemake reserves for one training job (experiments/execution.py reserved_threads).
 
     A job really uses `threads` CPU threads (passed to `marie train --threads`); run locally with more --cores than
     the machine has CPUs, it reserves more of Snakemake's cores so that the machine is never oversubscribed.
     """
-    return reserved_threads(run_of(wildcards).threads, EXECUTION, local_cpus())
+    return reserved_threads(run_of(wildcards).threads, execution(), local_cpus())
 
 
 def train_image(wildcards):

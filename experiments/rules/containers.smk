@@ -41,10 +41,11 @@ _TAG = IMAGE_SETTINGS.tag
 
 # Jobs run inside images only with --software-deployment-method apptainer; otherwise no digest is recorded,
 # so provenance never names an image a job did not use.
-_JOBS_IN_CONTAINERS = execution_of(workflow).apptainer
 # "sha256:..." of the image a train job runs in ("" when unknown); the train rule passes it as MARIE_IMAGE_DIGEST.
 train_image_digest = lambda wildcards: (
-    image_digest(wildcards.env, IMAGE_SETTINGS) if _JOBS_IN_CONTAINERS else ""
+    image_digest(wildcards.env, IMAGE_SETTINGS)
+    if execution_of(workflow).apptainer
+    else ""
 )
 _BUILD = build_command(IMAGE_SETTINGS)
 

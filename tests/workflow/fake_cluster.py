@@ -7,7 +7,8 @@ runs the command on the host, with PATH set to `FAKE_APPTAINER_PATH` (standing i
 its argv and the environment it gave the command to `FAKE_CLUSTER_LOG` (JSON lines).
 
 `sbatch` records its argv in the same log and fails, as a cluster that refuses the job would: a test sees exactly
-what Snakemake would have submitted, and nothing runs.
+what Snakemake would have submitted, and nothing runs. The query tools the slurm plugin calls before submitting
+(sacct, squeue, sinfo, scontrol, sshare) answer nothing.
 """
 
 from __future__ import annotations
@@ -20,10 +21,10 @@ from pathlib import Path
 APPTAINER = r'''#!{python}
 import json, os, sys
 argv = sys.argv[1:]
-log = os.environ["FAKE_CLUSTER_LOG"]
 if argv[:1] == ["--version"]:
     print("apptainer version 1.3.4")
     sys.exit(0)
+log = os.environ["FAKE_CLUSTER_LOG"]
 i = argv.index("exec") + 1
 env, pairs, clean, home = {{}}, [], False, None
 while argv[i].startswith("-"):
@@ -63,12 +64,16 @@ sys.exit(1)
 '''
 
 
+QUERY_TOOLS = ("sacct", "squeue", "sinfo", "scontrol", "sshare")
+
+
 def install(bin_dir: Path) -> Path:
-    """Write the fake `apptainer` and `sbatch` into bin_dir; returns the log file they append to."""
+    """Write the fake `apptainer`, `sbatch` and query tools into bin_dir; returns the log file they append to."""
     bin_dir.mkdir(parents=True, exist_ok=True)
-    for name, text in (("apptainer", APPTAINER), ("sbatch", SBATCH)):
+    scripts = {"apptainer": APPTAINER, "sbatch": SBATCH, **{tool: "#!/bin/sh\nexit 0\n" for tool in QUERY_TOOLS}}
+    for name, text in scripts.items():
         path = bin_dir / name
-        path.write_text(text.format(python=sys.executable))
+        path.write_text(text.format(python=sys.executable) if "{python}" in text else text)
         path.chmod(0o755)
     return bin_dir / "calls.jsonl"
 
@@ -79,8 +84,7 @@ def calls(log: Path, tool: str) -> list[dict]:
     return [entry for line in log.read_text().splitlines() if (entry := json.loads(line))["tool"] == tool]
 
 
-def environment(bin_dir: Path, log: Path, image_path: str, **extra: str) -> dict[str, str]:
-    """The environment for a Snakemake run that uses the fakes; image_path is the PATH inside the 'container'."""
-    env = dict(os.environ, FAKE_CLUSTER_LOG=str(log), FAKE_APPTAINER_PATH=image_path, **extra)
-    env["PATH"] = f"{bin_dir}{os.pathsep}{env['PATH']}"
-    return env
+def environment(log: Path, image_path: str, **extra: str) -> dict[str, str]:
+    """The environment for a Snakemake run that uses the fakes (put their bin_dir on PATH, e.g. with
+    workflow_helpers.snakemake(extra_path=...)); image_path is the PATH inside the 'container'."""
+    return dict(os.environ, FAKE_CLUSTER_LOG=str(log), FAKE_APPTAINER_PATH=image_path, **extra)
