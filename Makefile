@@ -3,6 +3,18 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 EXTRAS ?= smax,mpe,mamujoco,analysis,dev
+# Workflow options shared by `figures`, `report` and `lint`, so that the report shows exactly what the figures were
+# made with: SUITE (experiments/suites/<SUITE>.yaml, always wins over a suite in CONFIGFILE), more --config pairs
+# in CONFIG (e.g. CONFIG='max_retries=0'), a --configfile in CONFIGFILE, Snakemake's --cores in CORES.
+SUITE ?= quick
+CONFIG ?=
+CONFIGFILE ?=
+CORES ?= 8
+SNAKEMAKE = PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/snakemake
+SMK_CONFIG = $(if $(CONFIGFILE),--configfile $(CONFIGFILE) )--config suite=$(SUITE) $(CONFIG)
+ifneq ($(filter suite=%,$(CONFIG)),)
+$(error give the suite as SUITE=NAME, not in CONFIG)
+endif
 
 .PHONY: setup test test-all figures smoke report lint bench clean-results
 
@@ -23,17 +35,18 @@ test-all: setup
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -q -m "not docker"
 
 figures: setup
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/snakemake --cores 8 figures
+	$(SNAKEMAKE) --cores $(CORES) figures $(SMK_CONFIG)
 
+# Snakemake's own HTML report (--report), made right after the figures by the same Snakemake run and config.
 report: setup
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/snakemake --cores 8 report
+	$(SNAKEMAKE) --cores $(CORES) figures $(SMK_CONFIG) --report results/$(SUITE)/report.html --report-after-run
 
 smoke: setup
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/snakemake --cores 8 figures --config suite=smoke
+	$(MAKE) figures SUITE=smoke
 
 bench: setup
 	$(BIN)/marie bench
 
 lint: setup
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/snakemake --lint
+	$(SNAKEMAKE) --lint $(SMK_CONFIG)
 	$(BIN)/snakefmt --check Snakefile experiments/rules

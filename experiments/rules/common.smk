@@ -2,12 +2,14 @@
 import json
 import os
 import shlex
+import sys
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
 
 from analysis.suite import ConfigError, load_config, load_suite, train_args
 from marie.contract import COMPLETED_FILE, run_key
+from experiments.execution import execution_of, reserved_threads
 from containers.images import (
     ContainerConfigError,
     ContainerSettings,
@@ -56,23 +58,30 @@ def local_cpus():
         return os.cpu_count() or 1
 
 
-def scheduling_threads(wildcards):
-    """Cores Snakemake reserves for one training job.
+_NOTED = set()
 
-    A job really uses `threads` CPU threads (passed to `marie train --threads`). When running locally with
-    more --cores than the machine has CPUs (e.g. --cores 8 on a 2-core laptop), each job reserves
-    proportionally more of Snakemake's cores, so at most CPUs / threads jobs run at once and the machine is
-    never oversubscribed. On a cluster every job has its own CPUs, so the job reserves exactly `threads`.
+
+def execution():
+    """How Snakemake runs jobs (experiments/execution.py). Read when jobs are planned, not when the Snakefile is
+    parsed: Snakemake chooses its executor (local or cluster) in between."""
+    found = execution_of(workflow)
+    if found.missing and not _NOTED:
+        _NOTED.add(True)
+        print(
+            f"note: this Snakemake has no {', '.join(found.missing)}; "
+            "training jobs reserve exactly their threads and record no image digest",
+            file=sys.stderr,
+        )
+    return found
+
+
+def scheduling_threads(wildcards):
+    """Cores Snakemake reserves for one training job (experiments/execution.py reserved_threads).
+
+    A job really uses `threads` CPU threads (passed to `marie train --threads`); run locally with more --cores than
+    the machine has CPUs, it reserves more of Snakemake's cores so that the machine is never oversubscribed.
     """
-    threads = run_of(wildcards).threads
-    if not workflow.local_exec:
-        return threads
-    try:
-        cores = int(workflow.cores)
-    except (WorkflowError, TypeError, ValueError):
-        return threads
-    oversubscription = max(1, -(-cores // local_cpus()))
-    return min(cores, threads * oversubscription)
+    return reserved_threads(run_of(wildcards).threads, execution(), local_cpus())
 
 
 def train_image(wildcards):
@@ -101,6 +110,10 @@ def analysis_options():
             str(opts["curve_points"]),
             "--normalisation",
             json.dumps(opts["normalisation"], sort_keys=True),
+            "--final",
+            opts["final"],
+            "--last-k",
+            str(opts["last_k"]),
         ]
     )
 

@@ -17,7 +17,6 @@ if str(_REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(_REPO_ROOT))
 
 from snakemake.exceptions import WorkflowError
-from snakemake_interface_executor_plugins.settings import DeploymentMethod
 
 from containers.images import (
     IMAGES,
@@ -29,6 +28,7 @@ from containers.images import (
     image_for,
     recipe_files,
 )
+from experiments.execution import execution_of
 
 try:
     IMAGE_SETTINGS = ContainerSettings.from_config(config)
@@ -41,12 +41,11 @@ _TAG = IMAGE_SETTINGS.tag
 
 # Jobs run inside images only with --software-deployment-method apptainer; otherwise no digest is recorded,
 # so provenance never names an image a job did not use.
-_JOBS_IN_CONTAINERS = (
-    DeploymentMethod.APPTAINER in workflow.deployment_settings.deployment_method
-)
 # "sha256:..." of the image a train job runs in ("" when unknown); the train rule passes it as MARIE_IMAGE_DIGEST.
 train_image_digest = lambda wildcards: (
-    image_digest(wildcards.env, IMAGE_SETTINGS) if _JOBS_IN_CONTAINERS else ""
+    image_digest(wildcards.env, IMAGE_SETTINGS)
+    if execution_of(workflow).apptainer
+    else ""
 )
 _BUILD = build_command(IMAGE_SETTINGS)
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 import os
 import re
-import shutil
 
 import pytest
 import yaml
@@ -111,25 +110,15 @@ def test_unknown_config_key_and_suite_are_rejected(workflow_copy):
     assert out.returncode != 0 and "unknown suite 'paper'; valid suites: paper_mamujoco, paper_smac" in out.stdout + out.stderr
 
 
-def test_slurm_profile_asks_for_gpus_and_apptainer(workflow_copy, tmp_path):
-    # Apptainer is not installed here; a stub that answers --version lets Snakemake plan the jobs.
-    stub = tmp_path / "bin"
-    stub.mkdir()
-    (stub / "apptainer").write_text("#!/bin/sh\necho 'apptainer version 1.3.4'\n")
-    (stub / "apptainer").chmod(0o755)
-    profile = str(REPO / "experiments/profiles/slurm")
-    result = snakemake(workflow_copy, "-n", "--profile", profile, "--config", "suite=paper_smac", extra_path=str(stub))
+def test_workflow_profile_is_picked_up_without_flags(workflow_copy):
+    # profiles/default holds printshellcmds: a dry run without -p or --profile shows the train commands
+    result = snakemake(workflow_copy, "-n", "--cores", "1")
     assert result.returncode == 0, result.stderr[-2000:]
-    assert result.stdout.count("gpu=1") == 52
-    settings = yaml.safe_load((REPO / "experiments/profiles/slurm/config.yaml").read_text())
-    assert settings["executor"] == "slurm" and settings["software-deployment-method"] == "apptainer"
-    assert settings["apptainer-args"] == "--nv --cleanenv"
-
-
-@pytest.mark.skipif(shutil.which("true") is None, reason="needs a POSIX shell")
-def test_default_profile_dry_runs(workflow_copy):
-    result = snakemake(workflow_copy, "-n", "--profile", str(REPO / "experiments/profiles/default"))
-    assert result.returncode == 0, result.stderr[-2000:]
+    assert "workflow specific profile profiles/default" in result.stdout + result.stderr
+    assert "marie train --env smax" in result.stdout
+    # and it leaves cores, resources and the executor to --profile / the command line
+    settings = yaml.safe_load((REPO / "profiles/default/config.yaml").read_text())
+    assert not {"cores", "jobs", "executor", "default-resources", "set-resources"} & set(settings)
 
 
 def test_a_registered_algorithm_runs_like_marie_when_a_suite_names_it(tmp_path):
@@ -144,3 +133,20 @@ def test_a_registered_algorithm_runs_like_marie_when_a_suite_names_it(tmp_path):
     mamba = [line for line in result.stdout.splitlines() if "--algo mamba" in line]
     assert len(mamba) == 6  # 3 maps x 2 seeds
     assert all("--set mamba.horizon=15" in line and "/mamba/seed" in line for line in mamba)
+
+
+@pytest.mark.parametrize("suite", ["smax", "paper_smac", "paper_mamujoco"])
+def test_paper_suites_collect_with_one_env_copy_as_the_published_commands(suite):
+    from analysis.suite import train_args
+
+    for run in load_suite(suite).runs:
+        args = train_args(run, run.run_dir())
+        assert args[args.index("--n_workers") + 1] == "1", run.key
+
+
+def test_decay_of_one_is_refused_before_any_job_runs(tmp_path):
+    def set_decay(data):
+        data["algos"]["marie"] = {"flags": {"decay": 1}}
+
+    out = _broken_suite(tmp_path, set_decay)
+    assert "experiments/suites/quick.yaml: algos.marie.flags.decay: 1 is greater than or equal to the maximum of 1" in out

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import os
 import shutil
 import subprocess
 import time
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from workflow_helpers import REPO, copy_workflow, snakemake
+from workflow_helpers import REPO, VENV_BIN, copy_workflow, snakemake
 from fake_runs import write_suite_runs
 
 from analysis.suite import load_suite
@@ -77,13 +78,40 @@ def test_adding_a_baseline_csv_reruns_the_figures(smoke_analysed, tmp_path):
         (root / "results/baselines/zz_example.csv").unlink()
 
 
+def make(root: Path, *args: str, timeout: int = 600) -> subprocess.CompletedProcess:
+    """`make` in a workflow copy, with the test environment as its .venv (never re-installed: -o)."""
+    venv = root / ".venv"
+    if not venv.exists():
+        venv.symlink_to(VENV_BIN.parent, target_is_directory=True)
+    env = dict(os.environ, MPLBACKEND="Agg", OMP_NUM_THREADS="1")
+    return subprocess.run(
+        ["make", "-o", ".venv/.installed", *args], cwd=root, env=env, capture_output=True, text=True, timeout=timeout
+    )
+
+
 @pytest.fixture(scope="module")
 def report_html(smoke_analysed) -> Path:
-    result = _with_smoke(smoke_analysed, "--cores", "1", "report", timeout=600)
-    assert result.returncode == 0, result.stderr[-3000:]
+    """`make report` with a --configfile that changes an analysis option: the report must be made with it."""
+    extra = smoke_analysed / "extra_config.yaml"
+    extra.write_text("analysis: {band: minmax}\n")
+    result = make(smoke_analysed, "report", "SUITE=smoke", f"CONFIGFILE={extra}", "CORES=2")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     path = smoke_analysed / "results/smoke/report.html"
     assert path.is_file()
     return path
+
+
+def test_report_is_made_with_the_users_config(report_html):
+    text = report_html.read_text()
+    front_page = text[text.index("var workflow_desc") :][:4000]
+    assert 'suite <tt class=\\"docutils literal\\">smoke</tt>' in front_page
+    assert 'band <tt class=\\"docutils literal\\">minmax</tt>' in front_page
+
+
+def test_make_refuses_a_suite_given_in_config(tmp_path):
+    root = copy_workflow(tmp_path)
+    result = make(root, "-n", "report", "CONFIG=suite=smoke")
+    assert result.returncode != 0 and "give the suite as SUITE=NAME, not in CONFIG" in result.stderr
 
 
 def test_report_is_self_contained(report_html):
@@ -179,17 +207,26 @@ def _check_figures(tools: DevTools, report_html: Path, shots: Path) -> None:
         (shots / f"{Path(figure).stem}.screenshot.png").write_bytes(base64.b64decode(shot["data"]))
 
 
+# Limits of the steps of test_smoke_suite_for_real (seconds); the test's own pytest-timeout covers all of them,
+# beyond pyproject's default --timeout (tests/workflow/test_timeouts.py checks both).
+SMOKE_TRAIN_S = 1800
+SMOKE_DRY_RUN_S = 300
+SMOKE_REPORT_S = 600
+SMOKE_TEST_TIMEOUT_S = SMOKE_TRAIN_S + SMOKE_DRY_RUN_S + SMOKE_REPORT_S + 300
+
+
 @pytest.mark.slow
-@pytest.mark.skipif(not (REPO / ".venv/bin/marie").exists(), reason="`marie` is not installed in .venv")
+@pytest.mark.timeout(SMOKE_TEST_TIMEOUT_S)
+@pytest.mark.skipif(not (VENV_BIN / "marie").exists(), reason="`marie` is not installed next to snakemake")
 def test_smoke_suite_for_real(tmp_path):
     """`marie train` for every smoke run, then figures, tables and the report, all through Snakemake."""
     root = copy_workflow(tmp_path)
-    result = _with_smoke(root, "--cores", "2", "figures", timeout=1800)
+    result = _with_smoke(root, "--cores", "2", "figures", timeout=SMOKE_TRAIN_S)
     assert result.returncode == 0, result.stderr[-4000:]
     assert_suite_outputs(root)
     for run in load_suite("smoke").runs:
         marker = root / run.run_dir() / "COMPLETED"
         assert json.loads(marker.read_text())["env_steps"] >= run.steps
-    assert "Nothing to be done" in (_with_smoke(root, "-n", "--cores", "2").stdout)
-    result = _with_smoke(root, "--cores", "1", "report", timeout=600)
+    assert "Nothing to be done" in (_with_smoke(root, "-n", "--cores", "2", timeout=SMOKE_DRY_RUN_S).stdout)
+    result = make(root, "report", "SUITE=smoke", "CORES=2", timeout=SMOKE_REPORT_S)
     assert result.returncode == 0 and (root / "results/smoke/report.html").is_file()

@@ -9,12 +9,24 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-VENV_BIN = REPO / ".venv" / "bin"
+# The checkout's .venv (`make setup`), else the environment running the tests.
+VENV_BIN = REPO / ".venv" / "bin" if (REPO / ".venv" / "bin" / "snakemake").exists() else Path(sys.executable).parent
 SNAKEMAKE = VENV_BIN / "snakemake"
-WORKFLOW_FILES = ["Snakefile", "experiments", "analysis", "marie", "containers/images.py", "results/reference",
-                  "results/baselines"]  # marie: the workflow reads run names and layout from marie/contract.py
+WORKFLOW_FILES = [
+    "Snakefile",
+    "Makefile",
+    "profiles",
+    "experiments",
+    "analysis",
+    "marie",  # the workflow reads run names and layout from marie/contract.py
+    "containers/images.py",
+    "results/reference",
+    "results/baselines",
+]
 
 sys.path.insert(0, str(REPO / "tests" / "analysis"))
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))  # experiments.execution
 
 
 def copy_workflow(dest: Path) -> Path:
@@ -30,9 +42,11 @@ def copy_workflow(dest: Path) -> Path:
     return dest
 
 
-def snakemake(cwd: Path, *args: str, timeout: int = 300, extra_path: str = "") -> subprocess.CompletedProcess:
-    """Run .venv/bin/snakemake with the venv's bin first on PATH (so `marie` and `python` resolve)."""
-    env = dict(os.environ)
+def snakemake(
+    cwd: Path, *args: str, timeout: int = 300, extra_path: str = "", env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
+    """Run the venv's snakemake with the venv's bin first on PATH (so `marie` and `python` resolve)."""
+    env = dict(os.environ if env is None else env)
     env["PATH"] = os.pathsep.join(p for p in (extra_path, str(VENV_BIN), env.get("PATH", "")) if p)
     env.setdefault("MPLBACKEND", "Agg")
     env["OMP_NUM_THREADS"] = "1"
