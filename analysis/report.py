@@ -152,8 +152,26 @@ def build_report(
         if column in provenance.columns:
             values = ", ".join(sorted(provenance[column].dropna().astype(str).unique()))
             lines.append(f"- {column}: {markdown_text(values)}")
+    lines += machine_lines(provenance)
     lines.append("- Reported numbers: `results/reference/` (copied from the paper's figures, see its README).")
     return "\n".join(lines) + "\n"
+
+
+def machine_lines(provenance: pd.DataFrame) -> list[str]:
+    """Wall-clocks only mean something against the machine: one line per (host, measured matmul peak, threads)."""
+    needed = {"host", "matmul_peak_gflops", "completed.wall_s"}
+    if provenance.empty or not needed <= set(provenance.columns):
+        return ["- Machine speed: not recorded by these runs (older runs have no `matmul_peak_gflops`)."]
+    lines = []
+    keys = ["host", "matmul_peak_gflops"] + (["torch_threads"] if "torch_threads" in provenance else [])
+    for key, group in provenance.dropna(subset=["matmul_peak_gflops"]).groupby(keys, sort=True):
+        wall = pd.to_numeric(group["completed.wall_s"], errors="coerce").dropna()
+        threads = f" at {int(key[2])} thread(s)" if len(key) > 2 else ""
+        spent = (f"run wall-clock {wall.min():.0f}-{wall.max():.0f} s (sum {wall.sum():.0f} s)" if len(wall)
+                 else "no completed run")  # fmt: skip
+        lines.append(f"- Machine {markdown_text(str(key[0]))}: matmul peak {float(key[1]):.0f} GFLOP/s{threads}; "
+                     f"{len(group)} runs, {spent}.")  # fmt: skip
+    return lines
 
 
 def markdown_to_html(text: str) -> str:

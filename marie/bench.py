@@ -20,6 +20,7 @@ from marie.runtime import (
     TRAIN_STREAM,
     derive_seed,
     limit_threads,
+    matmul_peak_gflops,
     release_free_memory,
     resolve_device,
     seed_everything,
@@ -55,22 +56,6 @@ def add_bench_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="cpu")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
-
-
-def _matmul_peak_gflops(device, size: int = 2048, reps: int = 5) -> float:
-    import torch
-
-    a = torch.randn(size, size, device=device)
-    b = torch.randn(size, size, device=device)
-    a @ b  # warm-up
-    best = float("inf")
-    for _ in range(reps):
-        start = time.perf_counter()
-        a @ b
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        best = min(best, time.perf_counter() - start)
-    return 2 * size**3 / best / 1e9
 
 
 def _count_flops(fn) -> float:
@@ -199,7 +184,7 @@ def run_bench(args: argparse.Namespace) -> int:
     for module in modules:
         module.requires_grad_(True)
 
-    peak = _matmul_peak_gflops(device)
+    peak = matmul_peak_gflops(device)
     rounds = mc.schedule.imaginations_per_round
     tokenizer_s = tokenizer_update_s * mc.tokenizer.updates_per_round
     world_model_s = wm_update_s * mc.world_model.updates_per_round

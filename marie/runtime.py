@@ -9,6 +9,7 @@ from __future__ import annotations
 import ctypes
 import os
 import random
+import time
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -93,3 +94,23 @@ def release_free_memory() -> None:
     differently sized blocks, and without this glibc keeps both phases' peaks resident (measured: ~1.5 GB more)."""
     if _MALLOC_TRIM is not None:
         _MALLOC_TRIM(0)
+
+
+def matmul_peak_gflops(device: "torch.device | str" = "cpu", size: int = 2048, reps: int = 5) -> float:
+    """Best-of-``reps`` fp32 ``size`` x ``size`` matmul rate with the current thread count. Machines of one kind differ
+    ~2x in speed, so every wall-clock we quote (bench, run provenance, the report) is read against this number."""
+    import torch
+
+    device = torch.device(device)
+    generator = torch.Generator(device=device).manual_seed(0)  # leaves the run's global RNG stream untouched
+    a = torch.randn(size, size, device=device, generator=generator)
+    b = torch.randn(size, size, device=device, generator=generator)
+    a @ b  # warm-up
+    best = float("inf")
+    for _ in range(reps):
+        start = time.perf_counter()
+        a @ b
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        best = min(best, time.perf_counter() - start)
+    return 2 * size**3 / best / 1e9

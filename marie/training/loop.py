@@ -132,7 +132,7 @@ def train(cfg: TrainConfig, out_dir: Path, argv: list[str]) -> int:
 
     run.root.mkdir(parents=True, exist_ok=True)
     run.write_config(resolved)
-    run.write_provenance(provenance.collect(env.versions(), argv) | {"preset": cfg.run.preset})
+    run.write_provenance(provenance.collect(env.versions(), argv, device) | {"preset": cfg.run.preset})
     keys = {"env": spec.env, "map": spec.map_name, "algo": cfg.run.algo, "seed": cfg.env.seed}
     metrics = run.metrics(keys)
     counters = Counters()

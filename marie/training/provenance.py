@@ -11,6 +11,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from marie.runtime import matmul_peak_gflops
+
 PACKAGES = (
     "marie-repro", "torch", "numpy", "jax", "jaxlib", "jaxmarl", "pettingzoo", "mpe2", "mujoco",
     "gymnasium", "gymnasium-robotics", "gfootball", "smac", "pysc2",
@@ -36,7 +38,7 @@ def package_versions() -> dict[str, str]:
     return versions
 
 
-def collect(env_versions: dict[str, str], argv: list[str]) -> dict[str, Any]:
+def collect(env_versions: dict[str, str], argv: list[str], device: Any = "cpu") -> dict[str, Any]:
     import torch
 
     sha = _git("rev-parse", "HEAD")
@@ -51,6 +53,8 @@ def collect(env_versions: dict[str, str], argv: list[str]) -> dict[str, Any]:
         "cuda": torch.version.cuda,
         "cuda_device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
         "torch_threads": torch.get_num_threads(),
+        # this run's machine at its own thread count: every wall-clock of the run is read against it
+        "matmul_peak_gflops": round(matmul_peak_gflops(device, reps=3), 1),
         "env_versions": env_versions,
         "container_image": os.environ.get("MARIE_IMAGE"),
         "container_image_digest": os.environ.get("MARIE_IMAGE_DIGEST") or None,  # empty: no image was used
