@@ -16,12 +16,12 @@ ifneq ($(filter suite=%,$(CONFIG)),)
 $(error give the suite as SUITE=NAME, not in CONFIG)
 endif
 
-.PHONY: setup test test-all figures smoke report lint bench clean-results
+.PHONY: setup test test-all figures smoke report lint bench gpu-check clean-results
 
 setup: $(VENV)/.installed
 
 # Re-run only when the dependency list changes; `pip install -e` makes code edits live without re-installing.
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[$(EXTRAS)]"
@@ -46,6 +46,10 @@ smoke: setup
 
 bench: setup
 	$(BIN)/marie bench
+
+# On a CUDA machine (needs a CUDA build of torch 2.13.0): CUDA bench + a 3K-step paper-preset SMAX run, < 10 min.
+gpu-check: setup
+	PATH="$(CURDIR)/$(BIN):$$PATH" bash scripts/gpu_check.sh results/gpu_check
 
 lint: setup
 	$(SNAKEMAKE) --lint $(SMK_CONFIG)
