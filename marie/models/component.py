@@ -40,10 +40,12 @@ def require_finite(value: float | torch.Tensor, what: str) -> None:
 
 
 def require_finite_parameters(module: nn.Module, what: str) -> None:
-    """After an update phase: a finite loss and gradient can still step to inf (e.g. an infinite learning rate)."""
-    for name, param in module.named_parameters():
-        if not bool(torch.isfinite(param).all()):
-            raise TrainingDivergedError(f"non-finite {what} parameter {name} after an update")
+    """After an optimiser step: the next forward pass must not meet NaN/inf weights (one device sync per call)."""
+    params = dict(module.named_parameters())
+    finite = torch.stack([torch.isfinite(p).all() for p in params.values()])
+    if not bool(finite.all()):
+        name = list(params)[int((~finite).nonzero()[0])]
+        raise TrainingDivergedError(f"non-finite {what} parameter {name} after an update")
 
 
 def backward_loss(out: LossOutput, prefix: str) -> dict[str, float]:
@@ -77,6 +79,6 @@ def train_component(
         grad_norm = torch.nn.utils.clip_grad_norm_(module.parameters(), grad_clip)
         require_finite(grad_norm, f"{type(module).__name__} gradient norm")
         optimizer.step()
+        require_finite_parameters(module, type(module).__name__)  # a finite step can still overflow (lr = inf)
     module.eval()
-    require_finite_parameters(module, type(module).__name__)
     return means.result()

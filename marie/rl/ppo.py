@@ -189,6 +189,7 @@ def ppo_update(
             actor_grad = nn.utils.clip_grad_norm_(actor.parameters(), cfg.grad_clip)
             require_finite(actor_grad, "actor gradient norm")
             actor_opt.step()
+            require_finite_parameters(actor, "actor")  # a finite step can still overflow (e.g. lr = inf)
 
             targets = mb.returns
             if value_norm is not None:
@@ -202,6 +203,7 @@ def ppo_update(
             critic_grad = nn.utils.clip_grad_norm_(critic.parameters(), cfg.grad_clip)
             require_finite(critic_grad, "critic gradient norm")
             critic_opt.step()
+            require_finite_parameters(critic, "critic")
 
             parts.update(
                 value_loss=loss_v.item(), actor_grad_norm=float(actor_grad), critic_grad_norm=float(critic_grad)
@@ -209,6 +211,4 @@ def ppo_update(
             for key, val in parts.items():
                 sums[key] = sums.get(key, 0.0) + val
             count += 1
-    require_finite_parameters(actor, "actor")
-    require_finite_parameters(critic, "critic")
     return {key: val / max(count, 1) for key, val in sums.items()}

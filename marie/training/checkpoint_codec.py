@@ -39,7 +39,7 @@ def encode(obj: Any, where: str = "state") -> Any:
 
 def _tensor(array: np.ndarray, where: str) -> torch.Tensor:
     try:
-        return torch.from_numpy(np.ascontiguousarray(array))
+        return torch.from_numpy(array if array.flags.c_contiguous else np.ascontiguousarray(array))  # keeps 0-d
     except TypeError:
         raise TypeError(f"checkpoint {where}: numpy dtype {array.dtype} has no tensor equivalent") from None
 
