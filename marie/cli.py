@@ -78,7 +78,8 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
     original.add_argument("--ce_for_end", action="store_true", help="accepted and ignored, as in the original")
     ours = p.add_argument_group("suite flags")
     ours.add_argument("--algo", default="marie", help="algorithm: marie (default), mappo, or a registered baseline")
-    ours.add_argument("--out-dir", required=True, type=_out_dir, help="run directory (resumed if it holds a checkpoint)")
+    ours.add_argument("--out-dir", required=True, type=_out_dir,
+                      help="run directory (resumed if it holds a checkpoint)")  # fmt: skip
     ours.add_argument("--device", default="cpu", help="cpu, cuda or auto")
     ours.add_argument("--eval-mode", default="paper", help="paper (10 sampled eps / 500 steps) or standard (32 greedy)")
     ours.add_argument("--preset", default="paper", help="paper (default), quick (CPU suite) or smoke (tests)")
@@ -151,7 +152,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         overrides=args.overrides,
     )
     validate_env(cfg.env.env, cfg.env.env_name, cfg.env.agent_conf, quiet=True)  # again: --set env.* may change them
-    check_env_copies(cfg.env.env, cfg.env.env_name, {"--n_workers": cfg.env.n_workers, "eval.num_envs": cfg.eval.num_envs})
+    copies = {"--n_workers": cfg.env.n_workers, "eval.num_envs": cfg.eval.num_envs}
+    check_env_copies(cfg.env.env, cfg.env.env_name, copies)  # before memory grows without bound
     set_torch_threads(cfg.run.threads)
     from marie.training.loop import train
 

@@ -205,7 +205,8 @@ def _train(cfg: TrainConfig, run: RunDirectory, resolved: str, state: dict[str, 
                 run_evaluation()
             counters.wall_s = wall_at_start + time.monotonic() - started
             checkpoint()
-            run.mark_complete({"env_steps": counters.env_steps, "episodes": counters.episodes, "wall_s": counters.wall_s})
+            run.mark_complete({"env_steps": counters.env_steps, "episodes": counters.episodes,
+                               "wall_s": counters.wall_s})  # fmt: skip
     except TrainingDivergedError as exc:
         raise TrainingDivergedError(
             f"{exc} at env step {counters.env_steps}; stopped, keeping the last good checkpoint (env step "

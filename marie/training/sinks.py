@@ -22,7 +22,9 @@ STEP_KEY = "env_steps"  # the x-axis of every wandb metric
 def require_sinks(cfg) -> None:
     """Refuse a sink whose package is missing, before anything is written (exit 2)."""
     if cfg.run.wandb_mode != "disabled" and importlib.util.find_spec("wandb") is None:
-        raise UsageError(f"--mode {cfg.run.wandb_mode} needs wandb: pip install 'marie-repro[logging]' (or --mode disabled)")
+        raise UsageError(
+            f"--mode {cfg.run.wandb_mode} needs wandb: pip install 'marie-repro[logging]' (or --mode disabled)"
+        )
     if cfg.run.tensorboard and importlib.util.find_spec("tensorboard") is None:
         raise UsageError("run.tensorboard=true needs tensorboard: pip install 'marie-repro[logging]'")
 

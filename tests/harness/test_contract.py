@@ -1,16 +1,13 @@
 """The low layers: the contract's names (defined once, used by marie, analysis and the workflow), errors and their
-exit codes, the atomic writer, torch-free imports, and checkpoints written before classes moved."""
+exit codes, the atomic writer and torch-free imports."""
 
 from __future__ import annotations
 
 import os
-import pickle
 import subprocess
 import sys
-import types
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from marie import contract

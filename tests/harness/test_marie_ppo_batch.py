@@ -144,7 +144,8 @@ def test_acting_modes_sample_at_t1_or_take_the_mode(mode, action, temperature):
 
 @pytest.mark.parametrize(
     "eval_mode,discrete,expected",
-    [("paper", True, "sample"), ("paper", False, "greedy"), ("standard", True, "greedy"), ("standard", False, "greedy")],
+    [("paper", True, "sample"), ("paper", False, "greedy"), ("standard", True, "greedy"),
+     ("standard", False, "greedy")],
 )  # fmt: skip
 def test_the_paper_protocol_samples_discrete_actions_and_the_standard_one_is_greedy(eval_mode, discrete, expected):
     cfg = build_config("smax", "3m", eval_mode=eval_mode)

@@ -76,7 +76,7 @@ def _tampered(out):
         (lambda out: (out / "checkpoints/latest.pt").write_bytes(b""), "latest.pt is not a usable checkpoint"),
         (lambda out: (out / "checkpoints/latest.pt").write_bytes(os.urandom(2000)), "latest.pt is not a usable"),
         (_tampered, "holds objects other than tensors"),
-        (lambda out: (out / "config.resolved.yaml").write_text("env: [unclosed\n"), "config.resolved.yaml is not valid"),
+        (lambda out: (out / "config.resolved.yaml").write_text("env: [unclosed\n"), "resolved.yaml is not valid"),
         (lambda out: (out / "metrics.csv").unlink(), "metrics.csv has 0 bytes but the checkpoint"),
         (lambda out: os.truncate(out / "metrics.csv", 100), "metrics.csv has 100 bytes but the checkpoint"),
     ],
@@ -209,7 +209,8 @@ def test_checkpoints_round_trip_numpy_state_under_weights_only(tmp_path):
     state = {"agent": {"buf": {"obs": rng.random((3, 2), dtype=np.float32), "done": np.zeros(4, bool),
                                "idx": np.arange(3)}, "np_rng": rng.bit_generator.state, "scalar": np.float32(1.5),
                        "opt": {0: torch.ones(2)}, "pending": [{"won": math.nan, "n": 3}]},
-             "rng": {"numpy": np.random.get_state()}, "counters": {}, "metrics_bytes": 0, "config": "a: 1\n"}  # fmt: skip
+             "rng": {"numpy": np.random.get_state()}, "counters": {}, "metrics_bytes": 0,
+             "config": "a: 1\n"}  # fmt: skip
     run = RunDirectory(tmp_path)
     run.save_checkpoint(state)
     torch.load(run.checkpoint_path, weights_only=True)  # loads without any allow-listed class
