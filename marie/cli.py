@@ -10,6 +10,7 @@ choices, before anything is written.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import Sequence
@@ -18,7 +19,8 @@ import yaml
 
 from marie import bench
 from marie.contract import ENV_FAMILIES, list_scenarios, validate_env
-from marie.errors import INTERRUPTED_EXIT, UsageError, exit_status
+from marie.envs.capacity import check_env_copies
+from marie.errors import INTERRUPTED_EXIT, TERMINATED_EXIT, UsageError, exit_status
 from marie.runtime import limit_threads, set_torch_threads
 
 
@@ -40,6 +42,23 @@ def _budget(text: str) -> int:
     return int(value)
 
 
+def _out_dir(text: str) -> Path:
+    if not text.strip():
+        raise argparse.ArgumentTypeError("invalid --out-dir '': give a directory for the run (it is created)")
+    return Path(text)
+
+
+def _check_out_dir(path: Path) -> None:
+    """The run directory must be a directory we can create or write, found out before any training starts."""
+    if path.exists() and not path.is_dir():
+        raise UsageError(f"--out-dir {path} exists and is not a directory")
+    existing = next(p for p in (path.absolute(), *path.absolute().parents) if p.exists())
+    if not existing.is_dir():
+        raise UsageError(f"--out-dir {path}: {existing} is a regular file, so no directory can be made under it")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise UsageError(f"--out-dir {path}: {existing} is not writable by this user")
+
+
 def _add_train_args(p: argparse.ArgumentParser) -> None:
     original = p.add_argument_group("original MARIE flags")
     original.add_argument("--env", required=True, help=f"environment family: {', '.join(ENV_FAMILIES)}")
@@ -59,7 +78,8 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
     original.add_argument("--ce_for_end", action="store_true", help="accepted and ignored, as in the original")
     ours = p.add_argument_group("suite flags")
     ours.add_argument("--algo", default="marie", help="algorithm: marie (default), mappo, or a registered baseline")
-    ours.add_argument("--out-dir", required=True, type=Path, help="run directory (resumed if it holds a checkpoint)")
+    ours.add_argument("--out-dir", required=True, type=_out_dir,
+                      help="run directory (resumed if it holds a checkpoint)")  # fmt: skip
     ours.add_argument("--device", default="cpu", help="cpu, cuda or auto")
     ours.add_argument("--eval-mode", default="paper", help="paper (10 sampled eps / 500 steps) or standard (32 greedy)")
     ours.add_argument("--preset", default="paper", help="paper (default), quick (CPU suite) or smoke (tests)")
@@ -115,9 +135,10 @@ def cmd_train(args: argparse.Namespace) -> int:
         raise UsageError(f"unknown --env {args.env!r}; valid choices: {', '.join(ENV_FAMILIES)}")
     if args.ce_for_end:
         print("note: --ce_for_end is accepted and ignored, as in the original MARIE code", file=sys.stderr)
-    if args.out_dir.exists() and not args.out_dir.is_dir():
-        raise UsageError(f"--out-dir {args.out_dir} exists and is not a directory")
+    _check_out_dir(args.out_dir)
     validate_env(args.env, args.env_name, args.agent_conf, quiet=True)  # fails before torch loads; make_env notes
+    if args.threads is not None and args.threads < 0:
+        raise UsageError(f"invalid --threads {args.threads}: must be >= 1 (or 0 for torch's default)")
     limit_threads(args.threads)
     from marie.config import build_config  # torch-free: a bad key fails fast
 
@@ -130,6 +151,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         flags=_original_flags(args),
         overrides=args.overrides,
     )
+    validate_env(cfg.env.env, cfg.env.env_name, cfg.env.agent_conf, quiet=True)  # again: --set env.* may change them
+    copies = {"--n_workers": cfg.env.n_workers, "eval.num_envs": cfg.eval.num_envs}
+    check_env_copies(cfg.env.env, cfg.env.env_name, copies)  # before memory grows without bound
     set_torch_threads(cfg.run.threads)
     from marie.training.loop import train
 
@@ -172,7 +196,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if status is None:  # a bug, not a user error: the full traceback
             raise
         code, message = status
-        print(f"marie: {'' if code == INTERRUPTED_EXIT else 'error: '}{message}", file=sys.stderr)
+        print(f"marie: {'' if code in (INTERRUPTED_EXIT, TERMINATED_EXIT) else 'error: '}{message}", file=sys.stderr)
         return code
 
 

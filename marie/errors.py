@@ -19,6 +19,11 @@ class UsageError(MarieError, ValueError):
     exit_code = 2
 
 
+class RunDirectoryError(UsageError):
+    """A run directory that cannot be resumed as it is (in use, damaged, or holding another config): one line naming
+    the file and what to do, exit status 2, nothing changed in it."""
+
+
 class EnvUnavailableError(MarieError, RuntimeError):
     """A simulator is not installed here; the message names it and how to get it (one line)."""
 
@@ -32,7 +37,16 @@ class TrainingDivergedError(MarieError, RuntimeError):
 
 
 INTERRUPTED_EXIT = 130  # the shell's convention for SIGINT
+TERMINATED_EXIT = 143  # and for SIGTERM (SLURM preemption, scancel)
 INTERRUPTED_MESSAGE = "interrupted; rerun the same command to resume from the last checkpoint"
+
+
+class RunStopped(MarieError):
+    """SIGINT or SIGTERM asked the run to stop: it saved a final checkpoint first. Exit 130 / 143 (128 + signal)."""
+
+    def __init__(self, message: str, exit_code: int):
+        super().__init__(message)
+        self.exit_code = exit_code
 
 
 def exit_status(exc: BaseException) -> tuple[int, str] | None:

@@ -26,10 +26,31 @@ def _field_names(obj: Any) -> list[str]:
     return [f.name for f in dataclasses.fields(obj)]
 
 
-def _coerce(value: Any, current: Any, key: str) -> Any:
-    """Convert ``value`` to the type of the current field value; a clear error when impossible."""
+def _has_nan(value: Any) -> bool:
+    if isinstance(value, float):
+        return math.isnan(value)
+    if isinstance(value, (list, tuple)):
+        return any(_has_nan(item) for item in value)
+    if isinstance(value, dict):
+        return any(_has_nan(item) for item in value.values())
+    return False
+
+
+def _declared(node: Any, name: str) -> str:
+    """A field's declared type as written (``str | None``); these modules use postponed annotations."""
+    declared = next(f.type for f in dataclasses.fields(node) if f.name == name)
+    return declared if isinstance(declared, str) else getattr(declared, "__name__", str(declared))
+
+
+def _coerce(value: Any, current: Any, key: str, declared: str = "") -> Any:
+    """Convert ``value`` to the type of the field (its current value, or its declared type where it is None);
+    a clear error when impossible. NaN is refused everywhere: no setting means anything with it."""
+    if _has_nan(value):
+        raise UsageError(f"config key {key!r} is NaN; give a number")
     if value is None:
         return None  # Optional fields (e.g. agent_conf, chunk_size)
+    if current is None and declared.endswith("| None"):
+        current = {"str": "", "int": 0, "float": 0.0}.get(declared.split("|")[0].strip(), current)
     if isinstance(current, tuple) and isinstance(value, (list, tuple)):
         return tuple(value)
     if isinstance(current, bool):
@@ -52,7 +73,12 @@ def _coerce(value: Any, current: Any, key: str) -> Any:
         raise UsageError(f"config key {key!r} expects a list, got {value!r}")
     if dataclasses.is_dataclass(current):
         raise UsageError(f"config key {key!r} is a section; set one of its keys: {', '.join(_field_names(current))}")
-    return value  # str or Optional fields: taken as given
+    if isinstance(current, str):
+        if isinstance(value, int) and not isinstance(value, bool):
+            return str(value)  # a name that YAML read as a number
+        if not isinstance(value, str):
+            raise UsageError(f"config key {key!r} expects a name (a string), got {value!r}")
+    return value
 
 
 def set_dotted(cfg: Any, key: str, value: Any) -> None:
@@ -65,7 +91,7 @@ def set_dotted(cfg: Any, key: str, value: Any) -> None:
             where = ".".join(parts[:depth]) or "top level"
             raise UsageError(f"unknown config key {key!r}: {part!r} is not in {where}; valid: {', '.join(names)}")
         if depth == len(parts) - 1:
-            setattr(node, part, _coerce(value, getattr(node, part), key))
+            setattr(node, part, _coerce(value, getattr(node, part), key, _declared(node, part)))
         else:
             node = getattr(node, part)
             if not dataclasses.is_dataclass(node):
@@ -137,6 +163,12 @@ def validate(cfg: Any) -> None:
             raise UsageError(f"invalid {name} {value!r}: must be a positive integer")
     if cfg.env.seed < 0:
         raise UsageError(f"invalid --seed {cfg.env.seed!r}: must be >= 0")
+    if cfg.run.threads < 0:
+        raise UsageError(f"invalid --threads {cfg.run.threads!r}: must be >= 1 (or 0 for torch's default)")
+    for name, value in (("run.checkpoint_interval_s", cfg.run.checkpoint_interval_s),
+                        ("run.checkpoint_every_steps", cfg.run.checkpoint_every_steps)):  # fmt: skip
+        if value < 0:
+            raise UsageError(f"invalid {name} {value!r}: must be >= 0")
     for spec in registry.specs().values():
         section = getattr(cfg, spec.name, None)
         if callable(getattr(section, "validate", None)):

@@ -45,6 +45,7 @@ class RunConfig:
     device: str = "cpu"
     threads: int = 0  # torch intra-op threads; 0 = torch's default
     checkpoint_interval_s: float = 120.0  # wall-clock seconds between checkpoints (also one at the end)
+    checkpoint_every_steps: int = 0  # also one every this many env steps (0: off; the kill tests use it)
     wandb_mode: str = "disabled"  # --mode
     wandb_project: str | None = None  # None: the env family name, as the original
     tensorboard: bool = False

@@ -3,12 +3,14 @@ clip -> step, returning the named loss parts averaged over the updates (the orig
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from typing import Callable, TypeVar
 
 import torch
 from torch import nn
 
+from marie.errors import TrainingDivergedError
 from marie.models.outputs import LossOutput
 
 Batch = TypeVar("Batch")
@@ -28,6 +30,22 @@ class MeanMetrics:
 
     def result(self) -> dict[str, float]:
         return {key: self.sums[key] / self.counts[key] for key in self.sums}
+
+
+def require_finite(value: float | torch.Tensor, what: str) -> None:
+    """Stop (TrainingDivergedError, exit 4) before a NaN/inf reaches an optimiser step."""
+    value = float(value.detach()) if isinstance(value, torch.Tensor) else float(value)
+    if not math.isfinite(value):
+        raise TrainingDivergedError(f"non-finite {what} ({value})")
+
+
+def require_finite_parameters(module: nn.Module, what: str) -> None:
+    """After an optimiser step: the next forward pass must not meet NaN/inf weights (one device sync per call)."""
+    params = dict(module.named_parameters())
+    finite = torch.stack([torch.isfinite(p).all() for p in params.values()])
+    if not bool(finite.all()):
+        name = list(params)[int((~finite).nonzero()[0])]
+        raise TrainingDivergedError(f"non-finite {what} parameter {name} after an update")
 
 
 def backward_loss(out: LossOutput, prefix: str) -> dict[str, float]:
@@ -54,8 +72,13 @@ def train_component(
     for _ in range(updates):
         batch = sample()
         optimizer.zero_grad(set_to_none=True)
-        means.add(backward(batch))
-        torch.nn.utils.clip_grad_norm_(module.parameters(), grad_clip)
+        parts = backward(batch)
+        for key, value in parts.items():
+            require_finite(value, f"loss part {key}")
+        means.add(parts)
+        grad_norm = torch.nn.utils.clip_grad_norm_(module.parameters(), grad_clip)
+        require_finite(grad_norm, f"{type(module).__name__} gradient norm")
         optimizer.step()
+        require_finite_parameters(module, type(module).__name__)  # a finite step can still overflow (lr = inf)
     module.eval()
     return means.result()

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor, nn
 
+from marie.models.component import require_finite, require_finite_parameters
 from marie.rl.configs import PPOConfig
 
 
@@ -182,10 +183,13 @@ def ppo_update(
             mb = batch.index(order[start : start + size])
             dist = actor.distribution(mb.feat, mb.avail)
             loss_pi, parts = actor_loss(dist, mb.actions, mb.old_logp, mb.advantages, cfg.clip, cfg.entropy_coef)
+            require_finite(loss_pi, "actor loss")
             actor_opt.zero_grad(set_to_none=True)
             loss_pi.backward()
             actor_grad = nn.utils.clip_grad_norm_(actor.parameters(), cfg.grad_clip)
+            require_finite(actor_grad, "actor gradient norm")
             actor_opt.step()
+            require_finite_parameters(actor, "actor")  # a finite step can still overflow (e.g. lr = inf)
 
             targets = mb.returns
             if value_norm is not None:
@@ -193,10 +197,13 @@ def ppo_update(
                 targets = value_norm.normalize(mb.returns)
             values = critic(mb.critic_input).squeeze(-1)
             loss_v = value_loss(values, mb.old_values, targets, cfg)
+            require_finite(loss_v, "value loss")
             critic_opt.zero_grad(set_to_none=True)
             loss_v.backward()
             critic_grad = nn.utils.clip_grad_norm_(critic.parameters(), cfg.grad_clip)
+            require_finite(critic_grad, "critic gradient norm")
             critic_opt.step()
+            require_finite_parameters(critic, "critic")
 
             parts.update(
                 value_loss=loss_v.item(), actor_grad_norm=float(actor_grad), critic_grad_norm=float(critic_grad)

@@ -4,7 +4,8 @@ One iteration collects one episode per env copy (``--n_workers`` copies; with on
 alternation of collection and training), hands the episodes to the agent one by one (MARIE: the original's
 ``learner.step``), and evaluates after an episode whenever more than ``eval.interval`` env steps have passed since
 the last evaluation (the original's trigger). Checkpoints are taken between iterations, so a resumed run replays
-exactly what an uninterrupted run would have done.
+exactly what an uninterrupted run would have done; SIGINT/SIGTERM stop at the next iteration boundary with a
+checkpoint (``signals``), and a NaN/inf stops the run with exit 4 without replacing the last good checkpoint.
 """
 
 from __future__ import annotations
@@ -17,15 +18,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
 from marie import registry
-from marie.config import TrainConfig, dump_yaml, flatten
-from marie.config.schema import GENERIC_SECTIONS
-from marie.contract import EVAL_EPISODE_LENGTH, EVAL_RETURN, EVAL_SCORE, EVAL_WIN_RATE
+from marie.config import TrainConfig, dump_yaml
+from marie.contract import EVAL_EPISODE_LENGTH, EVAL_RETURN, EVAL_SCORE, EVAL_WIN_RATE, METRICS_FILE
 from marie.data.episode import Episode, collect_episodes
 from marie.envs import make_env
-from marie.errors import TrainingDivergedError, UsageError
+from marie.errors import RunDirectoryError, RunStopped, TrainingDivergedError
 from marie.runtime import (
     EVAL_STREAM,
     TRAIN_STREAM,
@@ -36,9 +35,12 @@ from marie.runtime import (
     set_rng_state,
 )
 from marie.training import provenance
+from marie.training.checkpoint_codec import non_finite
 from marie.training.progress import Progress
+from marie.training.resume import resume_point
 from marie.training.run_dir import RunDirectory
-from marie.training.sinks import MetricSinks
+from marie.training.signals import StopRequests
+from marie.training.sinks import MetricSinks, require_sinks
 
 
 @dataclass
@@ -82,45 +84,39 @@ def evaluate(env, agent, cfg: TrainConfig, eval_index: int) -> dict[str, float]:
     return metrics
 
 
-def _check_finite(metrics: dict[str, float], step: int) -> None:
+def _check_finite(metrics: dict[str, float]) -> None:
     for key, value in metrics.items():
         if not math.isfinite(value):
-            component, _, part = key.partition("/")
-            raise TrainingDivergedError(
-                f"non-finite {component} loss part {part!r} = {value} at env step {step}; "
-                "stopping with the last good checkpoint kept"
-            )
-
-
-# Settings that may change between a run and its resumption without changing its results.
-_RESUMABLE_CHANGES = {"run.threads", "run.progress", "run.checkpoint_interval_s"}
-
-
-def _changed_keys(old: dict[str, Any], new: dict[str, Any], algo: str) -> list[str]:
-    """Keys whose value differs, among those that can change the run: the generic sections and the run's own
-    algorithm's section (another algorithm's section, e.g. one registered after the run started, cannot)."""
-    relevant = {*GENERIC_SECTIONS, algo}
-    old_flat, new_flat = flatten(old), flatten(new)
-    keys = sorted(k for k in set(old_flat) | set(new_flat) if k.split(".", 1)[0] in relevant)
-    return [k for k in keys if k not in _RESUMABLE_CHANGES and old_flat.get(k) != new_flat.get(k)]
+            raise TrainingDivergedError(f"non-finite {key} = {value}")
 
 
 def train(cfg: TrainConfig, out_dir: Path, argv: list[str]) -> int:
     """Run (or resume, or skip when complete) one training run into ``out_dir``. Returns an exit status."""
+    require_sinks(cfg)  # before anything is written
     run = RunDirectory(out_dir)
     resolved = dump_yaml(cfg)
-    existing = run.existing_config()
-    if existing is not None and (run.has_checkpoint() or run.is_complete()):
-        changed = _changed_keys(yaml.safe_load(existing), yaml.safe_load(resolved), cfg.run.algo)  # both as on disk
-        if changed:
-            raise UsageError(
-                f"{out_dir} holds a run with a different config ({', '.join(changed[:5])}); "
-                "use another --out-dir or delete it"
-            )
-    if run.is_complete():
-        print(f"{out_dir}: already complete, nothing to do", file=sys.stderr)
-        return 0
+    with run.lock():
+        start = resume_point(run, resolved, cfg.run.algo)
+        if start.complete:
+            print(f"{out_dir}: already complete, nothing to do", file=sys.stderr)
+            return 0
+        return _train(cfg, run, resolved, start.state, argv)
 
+
+def _restore(agent, state: dict[str, Any], run: RunDirectory, algo: str) -> Counters:
+    try:
+        agent.load_state_dict(state["agent"])
+    except (KeyError, RuntimeError, ValueError, TypeError) as exc:
+        raise RunDirectoryError(
+            f"{run.checkpoint_path} does not fit this {algo} agent ({type(exc).__name__}: "
+            f"{str(exc).splitlines()[0][:120]}); delete it to restart the run"
+        ) from None
+    set_rng_state(state["rng"])
+    return Counters(**state["counters"])
+
+
+def _train(cfg: TrainConfig, run: RunDirectory, resolved: str, state: dict[str, Any] | None, argv: list[str]) -> int:
+    out_dir = run.root
     seed_everything(cfg.random_seed)
     device = resolve_device(cfg.run.device)
     env_kw = {} if cfg.env.episode_limit is None else {"episode_limit": cfg.env.episode_limit}
@@ -129,35 +125,41 @@ def train(cfg: TrainConfig, out_dir: Path, argv: list[str]) -> int:
     eval_env = make_env(cfg.env.env, cfg.env.env_name, cfg.env.agent_conf, eval_copies, quiet=True, **env_kw)
     spec = env.spec
     agent = registry.factory(cfg.run.algo)(spec, cfg, device)
+    counters = Counters() if state is None else _restore(agent, state, run, cfg.run.algo)
 
-    run.root.mkdir(parents=True, exist_ok=True)
     run.write_config(resolved)
     run.write_provenance(provenance.collect(env.versions(), argv, device) | {"preset": cfg.run.preset})
     keys = {"env": spec.env, "map": spec.map_name, "algo": cfg.run.algo, "seed": cfg.env.seed}
+    if state is None:
+        (out_dir / METRICS_FILE).unlink(missing_ok=True)  # a fresh file with its header
     metrics = run.metrics(keys)
-    counters = Counters()
-    if run.has_checkpoint():
-        state = run.load_checkpoint()
-        agent.load_state_dict(state["agent"])
-        set_rng_state(state["rng"])
-        counters = Counters(**state["counters"])
+    if state is not None:
         metrics.truncate(state["metrics_bytes"])
-    else:
-        metrics.truncate(0)
-        metrics = run.metrics(keys)  # rewrites the header
 
-    sinks = MetricSinks(cfg, out_dir)
+    sinks = MetricSinks(cfg, out_dir, resume_step=counters.env_steps)
     label = f"[{cfg.run.algo} {spec.env}:{spec.map_name} seed {cfg.env.seed} preset {cfg.run.preset}]"
     progress = Progress(cfg.run.steps, label, cfg.run.progress)
     progress.resume_from(counters.env_steps)
-    if counters.env_steps:
-        progress.message(f"{label} resuming from env step {counters.env_steps}")
+    if counters.env_steps:  # said even with --progress none: a log must show where a rerun started
+        print(f"{label} resuming from env step {counters.env_steps}", file=sys.stderr, flush=True)
+    saved = {"step": counters.env_steps, "time": time.monotonic()}
 
     def checkpoint() -> None:
+        agent_state = agent.state_dict()
+        bad = non_finite(agent_state)
+        if bad is not None:  # never replace the last good checkpoint with a diverged state
+            raise TrainingDivergedError(f"non-finite values in {bad}")
         run.save_checkpoint(
-            {"agent": agent.state_dict(), "rng": rng_state(), "counters": vars(counters).copy(),
-             "metrics_bytes": metrics.size()}
+            {"agent": agent_state, "rng": rng_state(), "counters": vars(counters).copy(),
+             "metrics_bytes": metrics.size(), "config": resolved}
         )  # fmt: skip
+        saved.update(step=counters.env_steps, time=time.monotonic())
+
+    def checkpoint_due() -> bool:
+        every = cfg.run.checkpoint_every_steps
+        if every and counters.env_steps - saved["step"] >= every:
+            return True
+        return time.monotonic() - saved["time"] >= cfg.run.checkpoint_interval_s
 
     def run_evaluation() -> None:
         result = evaluate(eval_env, agent, cfg, counters.evaluations)
@@ -169,38 +171,47 @@ def train(cfg: TrainConfig, out_dir: Path, argv: list[str]) -> int:
 
     started = time.monotonic()
     wall_at_start = counters.wall_s
-    last_checkpoint = time.monotonic()
     iter_steps_start, iter_time_start = counters.env_steps, time.monotonic()
     try:
-        while counters.env_steps < cfg.run.steps and counters.episodes < cfg.run.max_episodes:
-            seeds = [derive_seed(cfg.random_seed, TRAIN_STREAM, counters.episodes + i) for i in range(env.num_envs)]
-            for episode in collect_episodes(env, agent, seeds, "collect"):
-                counters.env_steps += len(episode)
-                counters.episodes += 1
-                learned = agent.observe(episode)
-                _check_finite(learned, counters.env_steps)
-                row = {"train/return": episode.team_return, "train/episode_length": float(len(episode))}
-                if spec.has_win:
-                    row["train/win"] = episode.won
-                metrics.write(counters.env_steps, row | learned)
-                sinks.log(counters.env_steps, row | learned)
-                if counters.env_steps - counters.last_eval > cfg.eval.interval:
-                    counters.last_eval = (counters.env_steps // cfg.eval.interval) * cfg.eval.interval
-                    rate = (counters.env_steps - iter_steps_start) / max(time.monotonic() - iter_time_start, 1e-9)
-                    metrics.write(counters.env_steps, {"train/steps_per_s": rate})
-                    iter_steps_start, iter_time_start = counters.env_steps, time.monotonic()
-                    run_evaluation()
-                progress.update(counters.env_steps)
+        with StopRequests() as stop:
+            while counters.env_steps < cfg.run.steps and counters.episodes < cfg.run.max_episodes:
+                seeds = [derive_seed(cfg.random_seed, TRAIN_STREAM, counters.episodes + i) for i in range(env.num_envs)]
+                for episode in collect_episodes(env, agent, seeds, "collect"):
+                    counters.env_steps += len(episode)
+                    counters.episodes += 1
+                    learned = agent.observe(episode)
+                    _check_finite(learned)
+                    row = {"train/return": episode.team_return, "train/episode_length": float(len(episode))}
+                    if spec.has_win:
+                        row["train/win"] = episode.won
+                    metrics.write(counters.env_steps, row | learned)
+                    sinks.log(counters.env_steps, row | learned)
+                    if counters.env_steps - counters.last_eval > cfg.eval.interval:
+                        counters.last_eval = (counters.env_steps // cfg.eval.interval) * cfg.eval.interval
+                        rate = (counters.env_steps - iter_steps_start) / max(time.monotonic() - iter_time_start, 1e-9)
+                        metrics.write(counters.env_steps, {"train/steps_per_s": rate})
+                        iter_steps_start, iter_time_start = counters.env_steps, time.monotonic()
+                        run_evaluation()
+                    progress.update(counters.env_steps)
+                counters.wall_s = wall_at_start + time.monotonic() - started
+                if stop.requested:  # between iterations, where a checkpoint replays exactly
+                    checkpoint()
+                    raise RunStopped(f"{stop.requested}: stopped with a checkpoint at env step {counters.env_steps}; "
+                                     "rerun the same command to resume", stop.exit_code)  # fmt: skip
+                if checkpoint_due():
+                    checkpoint()
+            if counters.last_eval_step < min(cfg.run.steps, counters.env_steps):
+                # One evaluation at the end of the budget so every run has a final point (the original stops without).
+                run_evaluation()
             counters.wall_s = wall_at_start + time.monotonic() - started
-            if time.monotonic() - last_checkpoint >= cfg.run.checkpoint_interval_s:
-                checkpoint()
-                last_checkpoint = time.monotonic()
-        if counters.last_eval_step < min(cfg.run.steps, counters.env_steps):
-            # One evaluation at the end of the budget so every run has a final point (the original stops without).
-            run_evaluation()
-        counters.wall_s = wall_at_start + time.monotonic() - started
-        checkpoint()
-        run.mark_complete({"env_steps": counters.env_steps, "episodes": counters.episodes, "wall_s": counters.wall_s})
+            checkpoint()
+            run.mark_complete({"env_steps": counters.env_steps, "episodes": counters.episodes,
+                               "wall_s": counters.wall_s})  # fmt: skip
+    except TrainingDivergedError as exc:
+        raise TrainingDivergedError(
+            f"{exc} at env step {counters.env_steps}; stopped, keeping the last good checkpoint (env step "
+            f"{saved['step']}) in {run.checkpoint_path}: check the config (learning rates, coefficients)"
+        ) from None
     finally:
         progress.close()
         sinks.close()

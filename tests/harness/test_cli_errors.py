@@ -21,6 +21,18 @@ CASES = [
     (BASE + ["--tokenizer", "pq"], "pq", "fsq"),
     (BASE + ["--mode", "cloud"], "cloud", "offline"),
     (BASE + ["--n_workers", "0"], "n_workers", "positive"),
+    (BASE + ["--temperature", "nan"], "temperature", "NaN"),
+    (BASE + ["--sample_temp", "nan"], "sample_temp", "NaN"),
+    (BASE + ["--decay", "nan"], "decay", "NaN"),
+    (BASE + ["--set", "mappo.ppo.actor_lr=.nan"], "actor_lr", "NaN"),
+    (BASE + ["--set", "marie.world_model.reward_min=nan"], "reward_min", "NaN"),
+    (BASE + ["--threads", "-1"], "-1", ">= 1"),
+    (BASE + ["--set", "run.threads=-2"], "-2", ">= 1"),
+    (BASE + ["--set", "env.env_name=[1,2]"], "env.env_name", "string"),
+    (BASE + ["--set", "env.env_name=4m"], "4m", "3m"),
+    (BASE + ["--set", "run.wandb_project=[a]"], "wandb_project", "string"),
+    (BASE + ["--n_workers", "100000"], "100000", "GiB available"),
+    (BASE + ["--set", "eval.num_envs=10000000"], "eval.num_envs", "per copy"),
 ]
 
 
@@ -47,4 +59,54 @@ def test_missing_simulator_is_one_line(tmp_path):
     assert result.returncode == 3, result.stderr
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and "container" in lines[0], result.stderr
+    assert not out.exists()
+
+
+def _one_line(result):
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert result.returncode == 2 and len(lines) == 1, result.stderr
+    return lines[0]
+
+
+def test_an_empty_out_dir_is_refused_not_the_current_directory(tmp_path):
+    import subprocess
+
+    from tests.conftest import marie_cmd
+
+    result = subprocess.run(marie_cmd() + [*BASE, "--out-dir", ""], cwd=tmp_path, capture_output=True, text=True,
+                            timeout=120)  # fmt: skip
+    assert "--out-dir" in _one_line(result)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_out_dir_under_a_regular_file_is_refused_before_training(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    line = _one_line(run_marie(*BASE, "--out-dir", str(blocker / "run"), timeout=120))
+    assert str(blocker) in line and "regular file" in line
+    assert blocker.read_text() == "x"
+
+
+def test_an_unwritable_out_dir_is_refused_before_training(tmp_path):
+    import os
+
+    if os.geteuid() == 0:
+        pytest.skip("root writes anywhere")
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o500)
+    line = _one_line(run_marie(*BASE, "--out-dir", str(locked / "run"), timeout=120))
+    assert "not writable" in line
+
+
+@pytest.mark.parametrize("flags,package", [(["--mode", "online"], "wandb"),
+                                           (["--set", "run.tensorboard=true"], "tensorboard")])  # fmt: skip
+def test_a_missing_logging_package_exits_2_leaving_nothing(tmp_path, monkeypatch, capsys, flags, package):
+    import sys
+
+    from marie.cli import main
+
+    monkeypatch.setitem(sys.modules, package, None)  # not installed, whatever this machine has
+    out = tmp_path / "run"
+    assert main([*BASE, *flags, "--out-dir", str(out)]) == 2
+    assert package in capsys.readouterr().err
     assert not out.exists()

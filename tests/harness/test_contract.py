@@ -1,16 +1,13 @@
 """The low layers: the contract's names (defined once, used by marie, analysis and the workflow), errors and their
-exit codes, the atomic writer, torch-free imports, and checkpoints written before classes moved."""
+exit codes, the atomic writer and torch-free imports."""
 
 from __future__ import annotations
 
 import os
-import pickle
 import subprocess
 import sys
-import types
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from marie import contract
@@ -112,34 +109,8 @@ def test_atomic_write_replaces_whole_files_with_ordinary_permissions(tmp_path):
     assert path.read_text() == "second" and sorted(p.name for p in path.parent.iterdir()) == ["file.txt"]
 
 
-def test_a_checkpoint_pickled_before_episode_moved_still_loads(tmp_path, monkeypatch):
-    """MAPPO checkpoints hold pending Episodes; those written before the move name marie.training.episode."""
-    import torch
-
-    from marie.data.episode import Episode
-    from marie.training.run_dir import RunDirectory
-
-    old = types.ModuleType("marie.training.episode")
-    old.Episode = Episode
-    monkeypatch.setitem(sys.modules, "marie.training.episode", old)
-    monkeypatch.setattr(Episode, "__module__", "marie.training.episode")
-    arrays = {k: np.zeros((2, 1, 1), np.float32) for k in ("obs", "avail", "actions", "done", "fake")}
-    episode = Episode(state=np.zeros((2, 1)), reward=np.zeros((2, 1)), next_obs=np.zeros((1, 1)),
-                      next_state=np.zeros(1), terminated=True, truncated=False, won=1.0, score=1.0,
-                      **arrays)  # fmt: skip
-    run = RunDirectory(tmp_path)
-    run.save_checkpoint({"agent": {"pending": [episode]}})
-    assert b"marie.training.episode" in pickle.dumps(episode)
-    monkeypatch.undo()
-    assert "marie.training.episode" not in sys.modules
-    with pytest.raises(ModuleNotFoundError):
-        torch.load(run.checkpoint_path, weights_only=False)  # what a plain load does
-    loaded = run.load_checkpoint()["agent"]["pending"][0]
-    assert type(loaded) is Episode and loaded.won == 1.0
-
-
 def test_resume_ignores_sections_of_other_algorithms():
-    from marie.training.loop import _changed_keys
+    from marie.training.resume import changed_keys as _changed_keys
 
     old = {"run": {"steps": 10, "threads": 1}, "marie": {"a": 1}, "mappo": {"b": 1}}
     new = {"run": {"steps": 10, "threads": 2}, "marie": {"a": 1}, "mappo": {"b": 2}, "mamba": {"c": 0}}

@@ -2,16 +2,19 @@
 
 import csv
 import json
+import math
 import os
 import signal
 import subprocess
 import time
 
+import numpy as np
 import pytest
 import torch
 import yaml
 
 from marie.config import from_dict
+from marie.training.run_dir import RunDirectory
 from tests.conftest import has_module, marie_cmd, run_marie
 
 SMOKE = ["--preset", "smoke", "--threads", "1", "--progress", "none"]
@@ -68,45 +71,91 @@ def _comparable(rows):
     return [(r["step"], r["metric"], r["value"]) for r in rows if not r["metric"].endswith(timing)]
 
 
-def resume_after_kill(tmp_path, train_args, kill_after_s):
-    """Run once uninterrupted and once killed with SIGKILL then resumed; return both run dirs."""
-    args = ["train", *train_args, *SMOKE, "--set", "run.checkpoint_interval_s=0"]
+def _load_state(out):
+    return RunDirectory(out).load_checkpoint()  # weights_only, as a resume loads it
+
+
+def resume_after_kill(tmp_path, train_args, learned, every=50):
+    """Run once uninterrupted, and once killed with SIGKILL just after a checkpoint taken after learning updates
+    (``learned(agent_state)``; checkpoints every ``every`` env steps) and then resumed. Checks that the killed run
+    left such a checkpoint, that the rerun resumed from its step, and that the CSV before its offset is untouched.
+    Returns both run directories."""
+    args = ["train", *train_args, *SMOKE, "--set", f"run.checkpoint_every_steps={every}",
+            "--set", "run.checkpoint_interval_s=1e9"]  # fmt: skip
     ref = tmp_path / "reference"
-    assert run_marie(*args, "--out-dir", str(ref)).returncode == 0
+    done = run_marie(*args, "--out-dir", str(ref))
+    assert done.returncode == 0, done.stderr[-2000:]
     out = tmp_path / "killed"
+    ckpt = out / "checkpoints" / "latest.pt"
     proc = subprocess.Popen(marie_cmd() + args + ["--out-dir", str(out)], stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
-    deadline = time.time() + 300
-    while not (out / "checkpoints" / "latest.pt").exists() and time.time() < deadline and proc.poll() is None:
-        time.sleep(0.05)
-    time.sleep(kill_after_s)
+    deadline, seen = time.time() + 300, None
+    while time.time() < deadline and proc.poll() is None:
+        stamp = ckpt.stat().st_mtime_ns if ckpt.exists() else None
+        if stamp is not None and stamp != seen:
+            seen = stamp
+            if learned(_load_state(out)["agent"]):
+                break
+        time.sleep(0.02)
     killed = proc.poll() is None
     if killed:
         os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
-    assert killed, "the run finished before it could be killed; raise the budget"
+    assert killed, "the run finished before a checkpoint after learning updates could be killed; raise the budget"
     assert not (out / "COMPLETED").exists()
+    state = _load_state(out)  # what is on disk after the kill (maybe a later checkpoint than the one seen)
+    step, offset = state["counters"]["env_steps"], state["metrics_bytes"]
+    assert step > 0 and learned(state["agent"])
+    kept = (out / "metrics.csv").read_bytes()[:offset]
+    assert len(kept) == offset
     resumed = run_marie(*args, "--out-dir", str(out))
     assert resumed.returncode == 0, resumed.stderr[-2000:]
-    assert "resuming" in resumed.stderr or "progress" in " ".join(args)
+    assert f"resuming from env step {step}\n" in resumed.stderr, resumed.stderr[-2000:]
+    assert (out / "metrics.csv").read_bytes()[:offset] == kept
     return ref, out
 
 
+def assert_same_leaves(a, b, path):
+    """Every tensor, array and value of two nested states is identical (bit for bit)."""
+    if isinstance(a, dict):
+        assert set(a) == set(b), f"{path}: keys differ"
+        for key in a:
+            assert_same_leaves(a[key], b[key], f"{path}.{key}")
+    elif isinstance(a, (list, tuple)):
+        assert type(a) is type(b) and len(a) == len(b), f"{path}: lengths differ"
+        for i, (x, y) in enumerate(zip(a, b)):
+            assert_same_leaves(x, y, f"{path}[{i}]")
+    elif isinstance(a, torch.Tensor):
+        assert a.dtype == b.dtype and torch.equal(a, b), f"{path} differs after resume"
+    elif isinstance(a, np.ndarray):
+        assert a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes(), f"{path} differs after resume"
+    elif isinstance(a, float) and math.isnan(a):
+        assert isinstance(b, float) and math.isnan(b), path
+    else:
+        assert a == b, f"{path}: {a!r} != {b!r}"
+
+
 def assert_same_result(ref, out):
+    """Same metrics (less timings) and the same final state: every part of the agent (models, optimisers, buffers,
+    its RNG streams), the global RNGs and the counters (less wall-clock)."""
     assert _comparable(_rows(ref / "metrics.csv")) == _comparable(_rows(out / "metrics.csv"))
-    a = torch.load(ref / "checkpoints" / "latest.pt", weights_only=False)["agent"]
-    b = torch.load(out / "checkpoints" / "latest.pt", weights_only=False)["agent"]
-    for key in ("actor", "critic"):
-        for name, tensor in a[key].items():
-            assert torch.equal(tensor, b[key][name]), f"{key}.{name} differs after resume"
+    a, b = _load_state(ref), _load_state(out)
+    for state in (a, b):
+        state["agent"].pop("timings", None)  # wall-clock seconds per phase
+        state["counters"].pop("wall_s")
+    assert_same_leaves(a["agent"], b["agent"], "agent")
+    assert_same_leaves(a["rng"], b["rng"], "rng")
+    assert a["counters"] == b["counters"]
+    return set(a["agent"])
 
 
 def test_mappo_resume_after_sigkill_matches_uninterrupted(tmp_path):
     if not has_module("jaxmarl"):
         pytest.skip("jaxmarl not installed")
     train_args = ["--algo", "mappo", "--env", "smax", "--env_name", "3m", "--steps", "4000", "--n_workers", "2"]
-    ref, out = resume_after_kill(tmp_path, train_args, kill_after_s=1.0)
-    assert_same_result(ref, out)
+    ref, out = resume_after_kill(tmp_path, train_args, learned=lambda agent: agent["updates"] >= 3, every=200)
+    parts = assert_same_result(ref, out)
+    assert {"actor", "critic", "actor_opt", "critic_opt", "value_norm", "pending"} <= parts
 
 
 def test_a_finished_run_with_another_config_is_refused(tmp_path):

@@ -7,6 +7,7 @@ bootstraps from V(final state); a true termination does not.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -105,7 +106,7 @@ class MappoAgent:
             "actor_opt": self.actor_opt.state_dict(),
             "critic_opt": self.critic_opt.state_dict(),
             "value_norm": None if self.value_norm is None else self.value_norm.state_dict(),
-            "pending": self.pending,
+            "pending": [dataclasses.asdict(ep) for ep in self.pending],  # plain data: checkpoints load weights_only
             "updates": self.updates,
         }
 
@@ -116,7 +117,7 @@ class MappoAgent:
         self.critic_opt.load_state_dict(state["critic_opt"])
         if self.value_norm is not None:
             self.value_norm.load_state_dict(state["value_norm"])
-        self.pending = state["pending"]
+        self.pending = [Episode(**fields) for fields in state["pending"]]
         self.updates = state["updates"]
 
 
