@@ -122,3 +122,36 @@ def test_impossible_settings_fail_with_one_line(overrides, needle):
     with pytest.raises(UsageError, match=needle) as info:
         _agent(MUJOCO_LIKE if needle == "predict_avail" else SMAX_LIKE, **overrides)
     assert "\n" not in str(info.value)
+
+
+def test_public_phases_are_the_training_step():
+    """``marie bench`` times store / train_world_model / start_states / imagine / ppo_batch / update_policy: run by
+    hand, they give the same networks as ``observe`` (the first training has no held-out scoring before it)."""
+    every_episode = {"schedule.min_buffer": 30, "schedule.n_samples": 1}
+    rng = np.random.default_rng(0)
+    episodes = [fake_episode(SMAX_LIKE, 12, rng) for _ in range(3)]
+    auto, manual = _agent(**every_episode), _agent(**every_episode)
+    torch.manual_seed(7)  # the transformer's dropout draws from the global stream
+    for episode in episodes:
+        auto.observe(episode)
+    torch.manual_seed(7)
+    for episode in episodes:
+        manual.store(episode)
+    manual.train_world_model()
+    start = manual.start_states()
+    batch, _ = manual.ppo_batch(manual.imagine(start))
+    manual.update_policy(batch)
+    assert start.deter.shape[0] == (auto.cfg.buffer.seq_len - 2) * auto.cfg.imagination.batch_size
+    for name in ("model", "actor", "critic"):
+        for (key, a), b in zip(getattr(auto, name).state_dict().items(), getattr(manual, name).state_dict().values()):
+            assert torch.equal(a, b), (name, key)
+    assert auto.entropy_coef == manual.entropy_coef
+
+
+def test_actor_critic_can_start_after_the_world_model():
+    agent, rng = _agent(**{"schedule.min_buffer": 20, "schedule.n_samples": 1, "schedule.actor_critic_start": 2}), \
+        np.random.default_rng(0)  # fmt: skip
+    metrics = [agent.observe(fake_episode(SMAX_LIKE, 12, rng)) for _ in range(3)]
+    assert metrics[1]["mamba/trainings"] == 1.0 and "world_model/kl" in metrics[1]
+    assert not any(k.startswith("actor_critic/") for k in metrics[1])
+    assert "actor_critic/policy_loss" in metrics[2] and "world_model_holdout/reward_mae" in metrics[2]

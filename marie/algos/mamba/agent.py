@@ -24,13 +24,13 @@ import torch
 from marie.algos.mamba.buffer import EpisodeLike, SequenceBuffer, model_window
 from marie.algos.mamba.config import MambaConfig
 from marie.algos.mamba.heads import MambaWorldModel
-from marie.algos.mamba.imagination import imagine, posterior_starts, ppo_batch
+from marie.algos.mamba import imagination as im
 from marie.algos.mamba.losses import world_model_loss
 from marie.algos.mamba.rssm import RSSMState
 from marie.envs.base import EnvSpec
 from marie.errors import UsageError
 from marie.rl.networks import build_marie_actor_critic
-from marie.rl.ppo import ValueNorm, make_optimizer, ppo_update
+from marie.rl.ppo import PPOBatch, ValueNorm, make_optimizer, ppo_update
 
 
 class _Mean:
@@ -105,7 +105,7 @@ class MambaAgent:
     # --- learning (MAMBA's DreamerLearner.step) -------------------------------------------------------------------
     def observe(self, episode: EpisodeLike) -> dict[str, float]:
         mc = self.cfg
-        self.accum += self.buffer.add(episode, mc.buffer.absorbing_steps, self._gen, mc.reward_scale)
+        self.accum += self.store(episode)
         if self.accum < mc.schedule.n_samples or self.buffer.size < mc.schedule.min_buffer:
             return {}
         new_steps, self.accum = self.accum, 0
@@ -113,9 +113,9 @@ class MambaAgent:
         if self.trainings > 0:  # the world model has trained: score it on the steps it has not seen yet
             metrics |= self.held_out_world_model(new_steps)
         self.trainings += 1
-        metrics |= self._timed("world_model", self._train_world_model)
+        metrics |= self._timed("world_model", self.train_world_model)
         if self.trainings >= mc.schedule.actor_critic_start:
-            metrics |= self._timed("actor_critic", self._train_actor_critic)
+            metrics |= self._timed("actor_critic", self.train_actor_critic)
         return metrics
 
     def _timed(self, phase: str, fn) -> dict[str, float]:
@@ -145,10 +145,17 @@ class MambaAgent:
         held = {key.replace("world_model/", "world_model_holdout/"): v for key, v in parts.items()}
         return self._unscaled(held, "world_model_holdout/")
 
-    def _train_world_model(self) -> dict[str, float]:
+    # --- the phases of a training step, public so that ``marie bench`` times the same code -------------------------
+    def store(self, episode: EpisodeLike) -> int:
+        """Append one episode to the replay (no training); returns the steps stored."""
+        mc = self.cfg
+        return self.buffer.add(episode, mc.buffer.absorbing_steps, self._gen, mc.reward_scale)
+
+    def train_world_model(self, updates: int | None = None) -> dict[str, float]:
+        """``updates`` (default: the config's) world-model updates; mean losses in env reward units."""
         wc, means = self.cfg.world_model, _Mean()
         self.model.train()  # dropout in the cross-agent transformer, as MAMBA's train_model
-        for _ in range(wc.updates):
+        for _ in range(wc.updates if updates is None else updates):
             loss, parts = world_model_loss(self.model, self._window(wc.batch_size), wc, self._gen)
             self.model_opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -163,24 +170,42 @@ class MambaAgent:
         action = dist.sample(self._gen)
         return (action, dist.logits) if self.spec.discrete else (action, dist.log_prob(action))
 
-    def _train_actor_critic(self) -> dict[str, float]:
-        mc, means = self.cfg, _Mean()
-        ppo, ic = mc.ppo, mc.imagination
-        for _ in range(ic.rounds):
-            start = posterior_starts(self.model, self._window(ic.batch_size), self._gen)
-            rollout = imagine(self.model, self._policy, start, ic.horizon, ic.average_reward, self._gen)
-            batch, stats = ppo_batch(rollout, self.critic, self.old_critic, self.value_norm, ppo, self.spec.discrete)
-            stats["imagined_reward"] /= mc.reward_scale  # env units, like train/*
+    def start_states(self, sequences: int | None = None) -> RSSMState:
+        """Every posterior state but the last of ``sequences`` (default: imagination.batch_size) sampled windows."""
+        count = self.cfg.imagination.batch_size if sequences is None else sequences
+        return im.posterior_starts(self.model, self._window(count), self._gen)
+
+    def imagine(self, start: RSSMState) -> im.Rollout:
+        ic = self.cfg.imagination
+        return im.imagine(self.model, self._policy, start, ic.horizon, ic.average_reward, self._gen)
+
+    def ppo_batch(self, rollout: im.Rollout) -> tuple[PPOBatch, dict[str, float]]:
+        mc = self.cfg
+        batch, stats = im.ppo_batch(rollout, self.critic, self.old_critic, self.value_norm, mc.ppo, self.spec.discrete)
+        stats["imagined_reward"] /= mc.reward_scale  # env units, like train/*
+        return batch, stats
+
+    def update_policy(self, batch: PPOBatch) -> dict[str, float]:
+        """One PPO phase (epochs x minibatches) at the current entropy coefficient, then anneal it."""
+        mc, ppo = self.cfg, self.cfg.ppo
+        round_cfg = dataclasses.replace(ppo, entropy_coef=self.entropy_coef)
+        out = ppo_update(self.actor, self.critic, self.actor_opt, self.critic_opt, batch, round_cfg, self.value_norm)
+        size = len(batch) if ppo.minibatch_size <= 0 else ppo.minibatch_size
+        self.entropy_coef *= mc.entropy_annealing ** (ppo.epochs * math.ceil(len(batch) / size))
+        if self.old_critic is not None:
+            self.target_counter += 1
+            if self.target_counter % mc.target_update == 0:
+                self.old_critic.load_state_dict(self.critic.state_dict())
+        return out
+
+    def train_actor_critic(self) -> dict[str, float]:
+        """``imagination.rounds`` x [sample windows -> filter -> imagine from every posterior state -> PPO]."""
+        means = _Mean()
+        for _ in range(self.cfg.imagination.rounds):
+            start = self.start_states()
+            batch, stats = self.ppo_batch(self.imagine(start))
             means.add(stats | {"entropy_coef": self.entropy_coef, "starts": float(start.deter.shape[0])})
-            round_cfg = dataclasses.replace(ppo, entropy_coef=self.entropy_coef)
-            means.add(ppo_update(self.actor, self.critic, self.actor_opt, self.critic_opt, batch, round_cfg,
-                                 self.value_norm))  # fmt: skip
-            size = len(batch) if ppo.minibatch_size <= 0 else ppo.minibatch_size
-            self.entropy_coef *= mc.entropy_annealing ** (ppo.epochs * math.ceil(len(batch) / size))
-            if self.old_critic is not None:
-                self.target_counter += 1
-                if self.target_counter % mc.target_update == 0:
-                    self.old_critic.load_state_dict(self.critic.state_dict())
+            means.add(self.update_policy(batch))
         return {f"actor_critic/{k}": v for k, v in means.result().items()}
 
     # --- checkpoints ---------------------------------------------------------------------------------------------
