@@ -155,3 +155,15 @@ def test_actor_critic_can_start_after_the_world_model():
     assert metrics[1]["mamba/trainings"] == 1.0 and "world_model/kl" in metrics[1]
     assert not any(k.startswith("actor_critic/") for k in metrics[1])
     assert "actor_critic/policy_loss" in metrics[2] and "world_model_holdout/reward_mae" in metrics[2]
+
+
+def test_reported_rewards_are_in_env_units_whatever_the_reward_scale():
+    """The world-model reward MAE (training and held-out) undoes ``reward_scale``: an untrained head's error on
+    rewards stored x10 would be several units, in env units it is below 1."""
+    every_episode = {"schedule.min_buffer": 20, "schedule.n_samples": 1}
+    agent, rng = _agent(**every_episode, reward_scale=10.0), np.random.default_rng(0)
+    metrics = [agent.observe(fake_episode(SMAX_LIKE, 12, rng)) for _ in range(3)][-1]
+    stored = agent.buffer.arrays["reward"][: agent.buffer.size]
+    assert stored.max() > 1.0  # fake rewards are in [0, 1): the buffer holds them x10
+    for key in ("world_model/reward_mae", "world_model_holdout/reward_mae"):
+        assert key in metrics and metrics[key] < 1.0, key  # env units: MAE of rewards in [0, 1)

@@ -81,3 +81,25 @@ def test_state_dict_round_trip():
     assert (other.pos, other.size) == (buf.pos, buf.size)
     for key in buf.FIELDS:
         assert np.array_equal(other.arrays[key], buf.arrays[key])
+
+
+def test_recent_windows_lie_inside_the_newest_steps_also_across_the_wrap():
+    rng, gen = np.random.default_rng(0), torch.Generator().manual_seed(0)
+    buf = _buffer(capacity=50)
+    for start in (0, 30):  # 30 + 30 steps into 50 slots: the second episode wraps to the front
+        ep = fake_episode(SMAX_LIKE, 30, rng, terminated=False)
+        ep.obs[:] = np.arange(start, start + 30, dtype=np.float32)[:, None, None]  # o_t = global step t
+        buf.add(ep, 2, gen)
+    window = buf.recent(64, 8, 20, gen)
+    steps = window["obs"][:, :, 0, 0]
+    assert steps.min() >= 40 and steps.max() <= 59  # only the newest 20 steps
+    assert (np.diff(steps, axis=1) == 1).all()  # consecutive
+    assert buf.recent(4, 8, 5, gen) is None  # fewer new steps than one window
+
+
+def test_reward_scale_multiplies_the_stored_reward_only():
+    rng, gen = np.random.default_rng(0), torch.Generator().manual_seed(0)
+    buf = _buffer()
+    ep = fake_episode(SMAX_LIKE, 6, rng, terminated=False)
+    buf.add(ep, 2, gen, reward_scale=10.0)
+    assert np.allclose(buf.arrays["reward"][:6], 10.0 * ep.reward) and np.array_equal(buf.arrays["obs"][:6], ep.obs)
