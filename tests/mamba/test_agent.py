@@ -113,6 +113,17 @@ def test_config_tables_use_valid_keys_and_build_for_every_env():
     assert build_config("smax", "3m", preset="smoke").mamba.rssm.hidden == 32
 
 
+def test_the_quick_preset_has_its_own_smax_schedule_and_only_there():
+    quick_smax = build_config("smax", "3m", preset="quick").mamba
+    assert (quick_smax.reward_scale, quick_smax.world_model.lr) == (10.0, 1e-3)
+    assert (quick_smax.world_model.updates, quick_smax.schedule.actor_critic_start) == (25, 24)
+    assert quick_smax.rssm.deter == 128  # the generic quick sizes still apply
+    quick_mpe = build_config("pettingzoo", "simple_spread_v3", preset="quick").mamba
+    assert (quick_mpe.reward_scale, quick_mpe.world_model.updates, quick_mpe.schedule.actor_critic_start) == (1.0, 20, 1)
+    paper_smax = build_config("smax", "3m").mamba
+    assert (paper_smax.reward_scale, paper_smax.world_model.lr, paper_smax.schedule.actor_critic_start) == (1.0, 2e-4, 1)
+
+
 @pytest.mark.parametrize(
     "overrides,needle",
     [({"world_model.predict_avail": True}, "predict_avail"), ({"buffer.seq_len": 3}, "seq_len"),
