@@ -1,4 +1,4 @@
-"""``marie bench``: speed and memory of MARIE per training phase, on real collected data.
+"""``marie bench``: speed and memory per training phase of a world-model algorithm (MARIE, MAMBA), on real data.
 
 A full paper-size round takes many minutes on 2 CPU cores, so the bench times a few updates of each phase after a
 warm-up and scales them to a round's counts (the output says so). Everything measured here is measured now; the
@@ -13,6 +13,7 @@ import json
 import resource
 import sys
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from marie.contract import validate_env
@@ -40,18 +41,57 @@ ORIGINAL = {
 }
 
 
+@dataclass(frozen=True)
+class Phases:
+    """How the bench drives one algorithm through the public phase methods its agent shares with the others:
+    ``store(episode)``, ``train_<phase>(updates=1)``, ``start_states(n)``, ``imagine(start)``, ``ppo_batch(rollout)``,
+    ``update_policy(batch)``. Config keys are relative to the algorithm's section."""
+
+    modules: tuple[tuple[str, str], ...]  # (reported name, agent attribute) whose parameters are counted
+    updates: tuple[tuple[str, str], ...]  # (phase, config key of its updates per round), timed in this order
+    rounds_key: str  # imagination + PPO repetitions per round
+    starts_key: str  # the size ``start_states`` takes at this config (MARIE: starts, MAMBA: sampled sequences)
+    kv_check: bool  # compare cached and uncached imagination (MARIE's transformer KV cache)
+
+
+PHASES: dict[str, Phases] = {
+    "marie": Phases(
+        modules=(("tokenizer", "tokenizer"), ("world_model", "world_model"), ("actor", "actor"), ("critic", "critic")),
+        updates=(("tokenizer", "tokenizer.updates_per_round"), ("world_model", "world_model.updates_per_round")),
+        rounds_key="schedule.imaginations_per_round",
+        starts_key="imagination.num_starts",
+        kv_check=True,
+    ),
+    "mamba": Phases(
+        modules=(("world_model", "model"), ("actor", "actor"), ("critic", "critic")),
+        updates=(("world_model", "world_model.updates"),),
+        rounds_key="imagination.rounds",
+        starts_key="imagination.batch_size",
+        kv_check=False,
+    ),
+}
+
+
+def _get(section: Any, key: str) -> Any:
+    for part in key.split("."):
+        section = getattr(section, part)
+    return section
+
+
 def add_bench_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--algo", default="marie", help=f"one of: {', '.join(PHASES)}")
     p.add_argument("--env", default="smax")
     p.add_argument("--env_name", default="3m")
     p.add_argument("--agent_conf", default=None)
     p.add_argument("--preset", default="paper", help="paper (default), quick or smoke")
     p.add_argument("--n_workers", type=int, default=8, help="env copies for the collection measurement")
     p.add_argument("--collect-steps", type=int, default=2000, help="env steps collected (also fills the buffer)")
-    p.add_argument("--tokenizer-updates", type=int, default=5, help="timed tokenizer updates (after 1 warm-up)")
+    p.add_argument("--tokenizer-updates", type=int, default=5, help="timed tokenizer updates (after 1 warm-up; MARIE)")
     p.add_argument("--wm-updates", type=int, default=2, help="timed world-model updates (after 1 warm-up)")
-    p.add_argument("--imagination-starts", type=int, default=None, help="starts in the timed imagination "
-                   "(default: the config's num_starts); the time is scaled to num_starts")  # fmt: skip
-    p.add_argument("--kv-starts", type=int, default=16, help="starts for the cached-vs-uncached comparison")
+    p.add_argument("--imagination-starts", type=int, default=None, help="starts (MAMBA: sampled sequences) in the "
+                   "timed imagination (default: the config's); the time is scaled to the config's")  # fmt: skip
+    p.add_argument("--kv-starts", type=int, default=16, help="starts for the cached-vs-uncached comparison and "
+                   "the imagination FLOP count")  # fmt: skip
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--device", default="cpu")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
@@ -82,33 +122,63 @@ def _log(text: str, quiet: bool) -> None:
         print(text, file=sys.stderr, flush=True)
 
 
+def _kv_check(agent: Any, kv_starts: int) -> dict[str, Any]:
+    """MARIE: cached vs uncached imagination on a few starts, same randomness, outputs compared."""
+    import torch
+
+    small = agent.start_states(kv_starts)
+
+    def kv_run(cached: bool):
+        torch.manual_seed(7)
+        gen = torch.Generator().manual_seed(7)
+        t = time.perf_counter()
+        out = agent.imagine(small, use_kv_cache=cached, generator=gen)
+        return out, time.perf_counter() - t
+
+    cached, cached_s = kv_run(True)
+    uncached, uncached_s = kv_run(False)
+    kv_diff = max(
+        float((cached.rewards - uncached.rewards).abs().max()),
+        float((cached.continuations - uncached.continuations).abs().max()),
+        float((cached.logits_or_logp - uncached.logits_or_logp).abs().clamp(max=1e6).max()),
+    )
+    return {
+        "imagination_kv_speedup": uncached_s / cached_s,
+        "kv_max_abs_diff": kv_diff,
+        "kv_tokens_identical": bool(torch.equal(cached.obs_tokens, uncached.obs_tokens)),
+    }
+
+
 def run_bench(args: argparse.Namespace) -> int:
+    from marie.errors import UsageError
+
+    if args.algo not in PHASES:
+        raise UsageError(f"marie bench has no phase table for --algo {args.algo!r}; valid choices: {', '.join(PHASES)}")
     validate_env(args.env, args.env_name, args.agent_conf)
     limit_threads(args.threads)
     import torch
 
-    from marie.algos.marie.agent import MarieAgent
     from marie.config import build_config
     from marie.data.episode import collect_episodes
     from marie.envs import make_env
+    from marie.registry import factory
 
     set_torch_threads(args.threads)
-    flags = {"env.agent_conf": args.agent_conf, "env.n_workers": args.n_workers, "run.device": args.device}
+    phases = PHASES[args.algo]
+    flags = {"env.agent_conf": args.agent_conf, "env.n_workers": args.n_workers, "run.device": args.device,
+             "run.algo": args.algo}  # fmt: skip
     cfg = build_config(args.env, args.env_name, preset=args.preset, flags=flags, overrides=args.overrides)
     seed_everything(cfg.random_seed)
     device = resolve_device(cfg.run.device)
     quiet = args.json
-    mc = cfg.marie
+    section = getattr(cfg, args.algo)
 
     env = make_env(args.env, args.env_name, args.agent_conf, args.n_workers)
-    agent = MarieAgent(env.spec, cfg, device)
-    params = {
-        name: sum(p.numel() for p in module.parameters())
-        for name, module in (("tokenizer", agent.tokenizer), ("world_model", agent.world_model),
-                             ("actor", agent.actor), ("critic", agent.critic))
-    }  # fmt: skip
+    agent = factory(args.algo)(env.spec, cfg, device)
+    modules = {name: getattr(agent, attr) for name, attr in phases.modules}
+    params = {name: sum(p.numel() for p in module.parameters()) for name, module in modules.items()}
 
-    # 1. Collection with the MARIE acting path (tokenizer reconstruction + actor), vectorised envs.
+    # 1. Collection with the algorithm's acting path, vectorised envs.
     _log(f"collecting {args.collect_steps} env steps with {args.n_workers} env copies ...", quiet)
     collect_episodes(env, agent, [derive_seed(1, TRAIN_STREAM, i) for i in range(env.num_envs)], "collect")  # JIT
     steps, k, start = 0, 0, time.perf_counter()
@@ -122,30 +192,27 @@ def run_bench(args: argparse.Namespace) -> int:
     env.close()
     peaks = {"collection": _peak_mb()}
 
-    # 2. Tokenizer and world-model updates on that data.
-    def one_update(phase: str):
-        if phase == "tokenizer":
-            agent.train_tokenizer(updates=1)
-        else:
-            agent.train_world_model(updates=1)
-
-    tokenizer_update_s = 0.0
-    if agent.tokenizer.trainable:
-        one_update("tokenizer")
-        _log(f"timing {args.tokenizer_updates} tokenizer updates ...", quiet)
-        tokenizer_update_s = _timed(lambda: one_update("tokenizer"), args.tokenizer_updates)
-    one_update("world_model")
-    _log(f"timing {args.wm_updates} world-model updates ...", quiet)
-    wm_update_s = _timed(lambda: one_update("world_model"), args.wm_updates)
+    # 2. Model updates on that data, one warm-up then timed, phase by phase (MARIE: tokenizer, world model).
+    per_update = {"tokenizer": 0.0, "world_model": 0.0}
+    reps = {"tokenizer": args.tokenizer_updates, "world_model": args.wm_updates}
+    phase_s = {"tokenizer": 0.0, "world_model": 0.0}
+    for phase, key in phases.updates:
+        if not getattr(getattr(agent, phase, None), "trainable", True):  # e.g. MARIE's fixed MPE bins
+            continue
+        train = getattr(agent, f"train_{phase}")
+        train(updates=1)
+        _log(f"timing {reps[phase]} {phase} updates ...", quiet)
+        per_update[phase] = _timed(lambda: train(updates=1), reps[phase])
+        phase_s[phase] = per_update[phase] * _get(section, key)
     peaks["world_model"] = _peak_mb()
     release_free_memory()
-    wm_flops = _count_flops(lambda: one_update("world_model"))
+    wm_flops = _count_flops(lambda: agent.train_world_model(updates=1))
 
-    # 3. Imagination (cached) at the configured size, and PPO on its output.
-    num_starts = mc.imagination.num_starts
+    # 3. Imagination at the configured size, and PPO on its output.
+    num_starts = _get(section, phases.starts_key)
     timed_starts = args.imagination_starts or num_starts
     start = agent.start_states(timed_starts)
-    _log(f"timing one imagination of {timed_starts} starts x {mc.imagination.horizon} steps ...", quiet)
+    _log(f"timing one imagination from {timed_starts} x {phases.starts_key} ...", quiet)
     t0 = time.perf_counter()
     rollout = agent.imagine(start)
     imagination_s = (time.perf_counter() - t0) * num_starts / timed_starts
@@ -157,73 +224,57 @@ def run_bench(args: argparse.Namespace) -> int:
     ppo_s = (time.perf_counter() - t0) * num_starts / timed_starts
     peaks["ppo"] = _peak_mb()
 
-    # 4. KV cache vs full recomputation on a few starts: same randomness, outputs compared.
+    # 4. Imagination FLOPs on a few starts (and MARIE's KV-cache check). FlopCounterMode's module tracker trips
+    # over parameters that require grad inside no_grad: freeze them briefly.
+    kv = {}
+    if phases.kv_check:
+        _log(f"comparing cached and uncached imagination on {args.kv_starts} starts ...", quiet)
+        kv = _kv_check(agent, args.kv_starts)
     small = agent.start_states(args.kv_starts)
-
-    def kv_run(cached: bool):
-        torch.manual_seed(7)
-        gen = torch.Generator().manual_seed(7)
-        t = time.perf_counter()
-        out = agent.imagine(small, use_kv_cache=cached, generator=gen)
-        return out, time.perf_counter() - t
-
-    _log(f"comparing cached and uncached imagination on {args.kv_starts} starts ...", quiet)
-    cached, cached_s = kv_run(True)
-    uncached, uncached_s = kv_run(False)
-    tokens_identical = bool(torch.equal(cached.obs_tokens, uncached.obs_tokens))
-    kv_diff = max(
-        float((cached.rewards - uncached.rewards).abs().max()),
-        float((cached.continuations - uncached.continuations).abs().max()),
-        float((cached.logits_or_logp - uncached.logits_or_logp).abs().clamp(max=1e6).max()),
-    )
-    # FlopCounterMode's module tracker trips over parameters that require grad inside no_grad: freeze them briefly.
-    modules = [agent.tokenizer, agent.world_model, agent.actor, agent.critic]
-    for module in modules:
+    for module in modules.values():
         module.requires_grad_(False)
-    imagination_flops = _count_flops(lambda: kv_run(True)) * num_starts / args.kv_starts
-    for module in modules:
+    imagination_flops = _count_flops(lambda: agent.imagine(small)) * num_starts / args.kv_starts
+    for module in modules.values():
         module.requires_grad_(True)
 
     peak = matmul_peak_gflops(device)
-    rounds = mc.schedule.imaginations_per_round
-    tokenizer_s = tokenizer_update_s * mc.tokenizer.updates_per_round
-    world_model_s = wm_update_s * mc.world_model.updates_per_round
-    round_s = tokenizer_s + world_model_s + rounds * (imagination_s + ppo_s)
+    rounds = _get(section, phases.rounds_key)
+    round_s = sum(phase_s.values()) + rounds * (imagination_s + ppo_s)
+    counts = " + ".join(f"{_get(section, key)} x {phase} update" for phase, key in phases.updates)
+    timed = "/".join(str(reps[phase]) for phase, _ in phases.updates)
     result: dict[str, Any] = {
+        "algo": args.algo,
         "env": f"{args.env}:{args.env_name}",
         "preset": args.preset,
         "device": str(device),
         "threads": torch.get_num_threads(),
         "round_s": round_s,
-        "tokenizer_s": tokenizer_s,
-        "world_model_s": world_model_s,
+        "tokenizer_s": phase_s["tokenizer"],
+        "world_model_s": phase_s["world_model"],
         "imagination_s": imagination_s * rounds,
         "ppo_s": ppo_s * rounds,
-        "tokenizer_update_s": tokenizer_update_s,
-        "wm_update_s": wm_update_s,
+        "tokenizer_update_s": per_update["tokenizer"],
+        "wm_update_s": per_update["world_model"],
         "one_imagination_s": imagination_s,
         "env_steps_per_s": env_steps_per_s,
-        "imagination_kv_speedup": uncached_s / cached_s,
-        "kv_max_abs_diff": kv_diff,
-        "kv_tokens_identical": tokens_identical,
-        "peak_rss_mb": max(peaks.values()),  # the training round's phases; the KV comparison below is extra work
+        **kv,
+        "peak_rss_mb": max(peaks.values()),  # the training round's phases; the FLOP/KV checks below are extra work
         "peak_rss_mb_after": peaks,
-        "peak_rss_mb_with_kv_check": _peak_mb(),
+        "peak_rss_mb_with_checks": _peak_mb(),
         "matmul_peak_gflops": peak,
         "wm_update_gflop": wm_flops / 1e9,
-        "wm_fraction_of_peak": wm_flops / wm_update_s / 1e9 / peak,
+        "wm_fraction_of_peak": wm_flops / per_update["world_model"] / 1e9 / peak,
         "imagination_fraction_of_peak": imagination_flops / imagination_s / 1e9 / peak,
         "params": params,
         "scaling": (
-            f"round = {mc.tokenizer.updates_per_round} x tokenizer update + {mc.world_model.updates_per_round} x "
-            f"world-model update + {rounds} x (imagination + PPO); per-update times are means of "
-            f"{args.tokenizer_updates}/{args.wm_updates} timed updates after one warm-up; the imagination ran "
-            f"{timed_starts} of {num_starts} starts and is scaled linearly"
+            f"round = {counts} + {rounds} x (imagination + PPO); per-update times are means of {timed} timed "
+            f"updates after one warm-up; the imagination ran {timed_starts} of {num_starts} ({phases.starts_key}) "
+            "and is scaled linearly"
         ),
     }
-    if args.preset == "paper" and args.env == "smax" and args.env_name == "3m":
+    if args.algo == "marie" and args.preset == "paper" and args.env == "smax" and args.env_name == "3m":
         result["speedup_vs_original"] = {
-            "wm_update": ORIGINAL["wm_update_s"] / wm_update_s,
+            "wm_update": ORIGINAL["wm_update_s"] / per_update["world_model"],
             "imagination": ORIGINAL["imagination_s"] / imagination_s,
             "round": ORIGINAL["round_s"] / round_s,
             "env_steps_per_s": env_steps_per_s / ORIGINAL["env_steps_per_s"],
@@ -244,17 +295,21 @@ def _print_table(result: dict[str, Any]) -> None:
         ("  imagination", f"{result['imagination_s']:.1f} s  ({result['one_imagination_s']:.1f} s each)"),
         ("  PPO", f"{result['ppo_s']:.1f} s"),
         ("collection", f"{result['env_steps_per_s']:.0f} env steps/s"),
-        ("KV cache speedup", f"{result['imagination_kv_speedup']:.1f}x (max |diff| {result['kv_max_abs_diff']:.2e}, "
-                             f"tokens identical: {result['kv_tokens_identical']})"),  # fmt: skip
         ("peak memory (RSS)", f"{result['peak_rss_mb']:.0f} MB"),
         ("matmul peak", f"{result['matmul_peak_gflops']:.0f} GFLOP/s"),
         ("world model update", f"{result['wm_update_gflop']:.0f} GFLOP, {100 * result['wm_fraction_of_peak']:.0f}% of peak"),
         ("imagination", f"{100 * result['imagination_fraction_of_peak']:.0f}% of peak"),
         ("parameters", ", ".join(f"{k} {v / 1e6:.2f}M" for k, v in result["params"].items())),
     ]
+    if "tokenizer" not in result["params"]:  # no tokenizer phase (MAMBA)
+        rows = [row for row in rows if row[0] != "  tokenizer updates"]
+    if "imagination_kv_speedup" in result:
+        rows.insert(len(rows) - 5, ("KV cache speedup", f"{result['imagination_kv_speedup']:.1f}x (max |diff| "
+                        f"{result['kv_max_abs_diff']:.2e}, tokens identical: {result['kv_tokens_identical']})"))
     if "speedup_vs_original" in result:
         rows.append(("vs original (reported)", ", ".join(f"{k} {v:.2f}x" for k, v in result["speedup_vs_original"].items())))
-    print(f"marie bench: {result['env']} preset {result['preset']} on {result['device']} ({result['threads']} threads)")
+    print(f"marie bench: {result['algo']} on {result['env']} preset {result['preset']}, {result['device']} "
+          f"({result['threads']} threads)")
     width = max(len(name) for name, _ in rows)
     for name, value in rows:
         print(f"  {name.ljust(width)}  {value}")

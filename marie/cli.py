@@ -181,7 +181,7 @@ def build_parser() -> argparse.ArgumentParser:
     envs = sub.add_parser("envs", help="list the scenarios of each environment family")
     envs.add_argument("env", nargs="?", default=None)
     envs.set_defaults(func=cmd_envs)
-    bench_parser = sub.add_parser("bench", help="measure MARIE's speed and memory per training phase")
+    bench_parser = sub.add_parser("bench", help="measure speed and memory per training phase (MARIE, MAMBA)")
     bench.add_bench_args(bench_parser)
     bench_parser.set_defaults(func=cmd_bench)
     return parser

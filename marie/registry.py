@@ -31,6 +31,7 @@ ENTRY_POINT_GROUP = "marie.algorithms"
 BUILTIN: dict[str, str] = {
     "marie": "marie.algos.marie.config:ALGORITHM",
     "mappo": "marie.algos.mappo.config:ALGORITHM",
+    "mamba": "marie.algos.mamba.config:ALGORITHM",
 }
 RESERVED_SECTIONS = ("env", "run", "eval")  # the generic config sections; no algorithm may take these names
 

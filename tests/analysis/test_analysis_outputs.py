@@ -134,6 +134,33 @@ def test_runs_of_a_new_registered_algorithm_enter_every_output(tmp_path):
     assert ((aggregates["statistic"] == "P(improvement)") & (aggregates["versus"] == "VDN")).any()
 
 
+def test_mamba_runs_enter_the_outputs_beside_its_reported_rows(tmp_path):
+    """The quick_mamba suite's MAMBA runs reach curves, table and aggregates through the runnable-baseline path,
+    and the table row of measured MAMBA on SMAX 3m is compared with the paper's reported MAMBA (a SMAC number)."""
+    from fake_runs import write_suite_runs
+
+    from analysis.aggregates import aggregate_table
+    from analysis.collect import collect
+    from analysis.evidence import load_evidence
+    from analysis.suite import load_suite
+    from analysis.table import final_table
+
+    suite = load_suite("quick_mamba")
+    assert set(suite.algos) == {"marie", "mamba", "mappo"} and len(suite.seeds) == 3
+    write_suite_runs(tmp_path, suite)
+    collect(tmp_path / "results/runs/quick_mamba", tmp_path / "m.csv", suite)
+    evidence = load_evidence(suite, tmp_path / "m.csv", BASELINES)
+    assert "MAMBA" in set(evidence.curves["method"])
+    table = final_table(evidence)
+    mamba = table[table["method"] == "MAMBA"]
+    assert len(mamba) == 1 and mamba.iloc[0]["map"] == "3m" and mamba.iloc[0]["n_seeds"] == 3
+    reported_mamba_3m = 0.877  # results/reference/marie_paper_smac.csv, 3m, MAMBA
+    assert mamba.iloc[0]["reported"] == reported_mamba_3m and mamba.iloc[0]["reported_env"] == "starcraft"
+    assert mamba.iloc[0]["verdict"].startswith("not comparable")  # SMAX at 12K vs SMAC at 100K
+    aggregates, _ = aggregate_table(evidence, {}, n_boot=100)
+    assert ((aggregates["statistic"] == "P(improvement)") & (aggregates["versus"] == "MAMBA")).any()
+
+
 def test_unstated_eval_mode_or_simulator_is_not_comparable():
     assert compare(measured(0.7, 0.9), "starcraft", reported(eval_mode=None)) == (
         "not comparable: eval mode not stated", ""

@@ -20,3 +20,36 @@ def test_bench_json_has_every_key_and_kv_cache_agrees():
         assert key in data, key
     assert data["kv_tokens_identical"] and data["kv_max_abs_diff"] < 1e-4
     assert data["round_s"] > 0 and data["env_steps_per_s"] > 0 and data["params"]["world_model"] > 0
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not has_module("jaxmarl"), reason="jaxmarl not installed")
+def test_bench_mamba_reports_the_same_phases_through_its_agent():
+    result = run_marie("bench", "--algo", "mamba", "--preset", "smoke", "--collect-steps", "400", "--n_workers", "2",
+                       "--threads", "1", "--wm-updates", "1", "--kv-starts", "2", "--json")  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    data = json.loads(result.stdout)
+    for key in KEYS:
+        if not key.startswith(("imagination_kv", "kv_")):  # MAMBA's RSSM has no KV cache to compare
+            assert key in data, key
+    assert data["algo"] == "mamba" and "imagination_kv_speedup" not in data
+    assert data["tokenizer_s"] == 0.0 and set(data["params"]) == {"world_model", "actor", "critic"}
+    assert data["world_model_s"] > 0 and data["imagination_s"] > 0 and data["ppo_s"] > 0 and data["peak_rss_mb"] > 0
+    # round = 2 smoke world-model updates + 1 x (imagination + PPO)
+    assert data["round_s"] == pytest.approx(data["world_model_s"] + data["imagination_s"] + data["ppo_s"])
+    table = run_marie("bench", "--algo", "mamba", "--preset", "smoke", "--collect-steps", "200", "--n_workers", "1",
+                      "--threads", "1", "--wm-updates", "1", "--kv-starts", "2")  # fmt: skip
+    assert table.returncode == 0 and "marie bench: mamba" in table.stdout and "tokenizer" not in table.stdout
+
+
+def test_bench_phase_tables_name_real_config_keys_and_unknown_algos_fail_in_one_line():
+    from marie import bench
+    from marie.config import build_config
+
+    for algo, phases in bench.PHASES.items():
+        section = getattr(build_config("smax", "3m"), algo)
+        for key in [k for _, k in phases.updates] + [phases.rounds_key, phases.starts_key]:
+            assert isinstance(bench._get(section, key), int), (algo, key)
+    result = run_marie("bench", "--algo", "mappo", "--json")
+    assert result.returncode == 2 and result.stdout == ""
+    assert "mappo" in result.stderr and "marie, mamba" in result.stderr and len(result.stderr.strip().splitlines()) == 1

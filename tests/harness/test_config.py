@@ -83,13 +83,21 @@ ADDED_SINCE = {"checkpoint_every_steps"}
 
 
 def test_every_resolved_config_is_what_it_was_before_the_config_became_a_package() -> None:
-    """sha256 of dump_yaml for 60 env/preset/eval-mode/flag combinations, recorded with the single-module config."""
+    """sha256 of dump_yaml for 60 env/preset/eval-mode/flag combinations, recorded with the single-module config.
+    Sections of algorithms registered after the recording (mamba) are left out: they did not exist then."""
     import hashlib
     import itertools
     import json
     from pathlib import Path
 
-    from marie.config import EVAL_MODES, PRESETS, dump_yaml
+    import yaml
+
+    from marie.config import EVAL_MODES, PRESETS, to_dict
+
+    recorded_sections = ("env", "run", "eval", "marie", "mappo")
+
+    def dump_yaml(cfg) -> str:
+        return yaml.safe_dump({k: v for k, v in to_dict(cfg).items() if k in recorded_sections}, sort_keys=False)
 
     recorded = json.loads((Path(__file__).parents[1] / "data/equivalence/configs.json").read_text())
     envs = {"smax": "3m", "starcraft": "3m", "pettingzoo": "simple_spread_v3", "mamujoco": "HalfCheetah",

@@ -51,7 +51,7 @@ def test_slurm_profile_dry_run_gives_the_gpu_partition_and_gpus_to_train_only(wo
     jobs = _jobs(result.stdout)
     train = [resources for rule, resources in jobs if rule == "train"]
     others = {rule: resources for rule, resources in jobs if rule != "train"}
-    assert len(train) == 52
+    assert len(train) == 104  # 13 maps x 4 seeds x (MARIE, MAMBA)
     assert all("gpu=1" in r and "slurm_partition=gpu" in r for r in train)
     assert ANALYSIS_RULES <= set(others)
     assert not [rule for rule, r in others.items() if "gpu" in r or "slurm_partition" in r]

@@ -49,12 +49,14 @@ def test_train_commands_follow_the_suite_and_cli_syntax(workflow_copy):
     result = snakemake(workflow_copy, "-n", "-p", "--cores", "8", "--config", "suite=paper_smac")
     assert result.returncode == 0, result.stderr[-2000:]
     commands = [line for line in result.stdout.splitlines() if "marie train" in line]
-    assert len(commands) == 52
-    hard = next(c for c in commands if "--env_name 3s_vs_5z" in c and "--seed 1 " in c)
+    assert len(commands) == 104  # 13 maps x 4 seeds x (MARIE, MAMBA)
+    assert sum("--algo mamba" in c for c in commands) == 52
+    hard = next(c for c in commands if "--env_name 3s_vs_5z" in c and "--seed 1 " in c and "--algo marie" in c)
     assert "--steps 200000 --preset paper --eval-mode paper --threads 4 --device cuda" in hard
     assert "--tokenizer vq --decay 0.8 --sample_temp inf --ce_for_av --temperature 2.0" in hard
     assert "--out-dir results/runs/paper_smac/starcraft/3s_vs_5z/marie/seed1" in hard
-    assert all("--ce_for_r" in c for c in commands if "--env_name 2m_vs_1z" in c)
+    assert all("--ce_for_r" in c for c in commands if "--env_name 2m_vs_1z" in c and "--algo marie" in c)
+    assert not any("--ce_for_r" in c or "--tokenizer" in c for c in commands if "--algo mamba" in c)  # MARIE's flags
     assert not any("--ce_for_r" in c for c in commands if "--env_name 3m " in c)
     assert "gpu=1" in result.stdout
 
