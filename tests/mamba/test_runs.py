@@ -45,13 +45,9 @@ def test_mamba_smoke_run_trains_every_part(tmp_path, name):
 def test_mamba_resume_after_sigkill_matches_uninterrupted(tmp_path):
     if not has_module("jaxmarl"):
         pytest.skip("jaxmarl not installed")
-    # Smoke schedule: training every ~100 steps from 100 stored steps, so a kill ~2 s after the first checkpoint
-    # lands inside world-model / imagination work.
+    # Smoke schedule: training every ~100 steps from 100 stored steps; the kill lands just after a checkpoint taken
+    # once the world model and the policy have trained twice, so the resume restores learned state, not a fresh one.
     train_args = ["--algo", "mamba", "--env", "smax", "--env_name", "3m", "--steps", "1500", "--n_workers", "1"]
-    ref, out = resume_after_kill(tmp_path, train_args, kill_after_s=2.0)
-    assert_same_result(ref, out)
-    a = torch.load(ref / "checkpoints" / "latest.pt", weights_only=False)["agent"]
-    b = torch.load(out / "checkpoints" / "latest.pt", weights_only=False)["agent"]
-    for name, tensor in a["model"].items():
-        assert torch.equal(tensor, b["model"][name]), f"world model {name} differs after resume"
-    assert a["counters"] == b["counters"]
+    ref, out = resume_after_kill(tmp_path, train_args, lambda agent: agent["counters"]["trainings"] >= 2, every=100)
+    parts = assert_same_result(ref, out)  # every tensor of the agent: RSSM, heads, actor, critic, optimisers, buffer
+    assert {"model", "acting", "buffer", "counters"} <= parts
