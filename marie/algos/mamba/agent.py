@@ -29,22 +29,9 @@ from marie.algos.mamba.losses import world_model_loss
 from marie.algos.mamba.rssm import RSSMState
 from marie.envs.base import EnvSpec
 from marie.errors import UsageError
+from marie.models.component import MeanMetrics, train_component
 from marie.rl.networks import build_marie_actor_critic
 from marie.rl.ppo import PPOBatch, ValueNorm, make_optimizer, ppo_update
-
-
-class _Mean:
-    def __init__(self) -> None:
-        self.sums: dict[str, float] = defaultdict(float)
-        self.counts: dict[str, int] = defaultdict(int)
-
-    def add(self, metrics: dict[str, float]) -> None:
-        for key, value in metrics.items():
-            self.sums[key] += value
-            self.counts[key] += 1
-
-    def result(self) -> dict[str, float]:
-        return {key: self.sums[key] / self.counts[key] for key in self.sums}
 
 
 def check_config(mc: MambaConfig, spec: EnvSpec) -> None:
@@ -153,17 +140,17 @@ class MambaAgent:
 
     def train_world_model(self, updates: int | None = None) -> dict[str, float]:
         """``updates`` (default: the config's) world-model updates; mean losses in env reward units."""
-        wc, means = self.cfg.world_model, _Mean()
-        self.model.train()  # dropout in the cross-agent transformer, as MAMBA's train_model
-        for _ in range(wc.updates if updates is None else updates):
-            loss, parts = world_model_loss(self.model, self._window(wc.batch_size), wc, self._gen)
-            self.model_opt.zero_grad(set_to_none=True)
+        wc = self.cfg.world_model
+
+        def backward(window) -> dict[str, float]:
+            loss, parts = world_model_loss(self.model, window, wc, self._gen)
             loss.backward()
-            torch.nn.utils.clip_grad_norm_(self.model.parameters(), wc.grad_clip)
-            self.model_opt.step()
-            means.add(parts)
-        self.model.eval()
-        return self._unscaled(means.result(), "world_model/")
+            return parts
+
+        # train mode (dropout in the cross-agent transformer, as MAMBA's train_model), finiteness checks, eval after
+        means = train_component(self.model, self.model_opt, updates=wc.updates if updates is None else updates,
+                                grad_clip=wc.grad_clip, sample=lambda: self._window(wc.batch_size), backward=backward)
+        return self._unscaled(means, "world_model/")
 
     def _policy(self, feat: torch.Tensor, avail: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
         dist = self.actor.distribution(feat, avail if self.spec.discrete else None)
@@ -200,7 +187,7 @@ class MambaAgent:
 
     def train_actor_critic(self) -> dict[str, float]:
         """``imagination.rounds`` x [sample windows -> filter -> imagine from every posterior state -> PPO]."""
-        means = _Mean()
+        means = MeanMetrics()
         for _ in range(self.cfg.imagination.rounds):
             start = self.start_states()
             batch, stats = self.ppo_batch(self.imagine(start))
