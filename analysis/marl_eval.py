@@ -23,6 +23,7 @@ import pandas as pd
 
 from analysis.io import write_text
 from analysis.labels import format_steps
+from marie.contract import run_key
 
 METRIC_NAMES = {"eval/return": "return", "eval/win_rate": "win_rate", "eval/score": "score", "eval/episode_length": "episode_length"}
 
@@ -65,7 +66,7 @@ def _check(evals: pd.DataFrame) -> None:
     if not bad.empty:
         r = bad.iloc[0]
         raise ExportError(
-            f"{r['env']}/{r['map']}/{r['algo']}/seed{int(r['seed'])}: {r['metric']} at step {int(r['step'])} is "
+            f"{run_key(r['env'], r['map'], r['algo'], int(r['seed']))}: {r['metric']} at step {int(r['step'])} is "
             f"{float(r['value'])}; marl-eval JSON holds finite numbers only"
         )
 

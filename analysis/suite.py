@@ -140,7 +140,7 @@ class Suite:
         for run in self.runs:
             if (run.env, run.map, run.algo, run.seed) == (env, map_name, algo, int(seed)):
                 return run
-        raise KeyError(f"{env}/{map_name}/{algo}/seed{seed} is not in suite {self.name}")
+        raise KeyError(f"{run_key(env, map_name, algo, seed)} is not in suite {self.name}")
 
 
 def suite_path(name: str, suites_dir: Path = SUITES_DIR) -> Path:
