@@ -1,7 +1,6 @@
 """A hand-made metrics table with known finals, through the same path as the workflow (suite YAML -> evidence ->
 final table and aggregates): every reported number is checked by value."""
 
-
 import numpy as np
 import pandas as pd
 import pytest
