@@ -35,7 +35,10 @@ class ExportError(ValueError):
 def _interval(steps: list[np.ndarray]) -> float:
     """The typical gap between evaluations, rounded to two significant digits (eval intervals are round numbers;
     evaluations land a little after each one, when an episode ends)."""
-    gaps = np.concatenate([np.diff(s) for s in steps if len(s) > 1] or [np.array([1.0])])
+    if not any(len(s) > 1 for s in steps):
+        # one evaluation per run (a budget below the eval interval): each run's only evaluation is the same slot
+        return max(1.0, max(float(s.max()) for s in steps))
+    gaps = np.concatenate([np.diff(s) for s in steps if len(s) > 1])
     gap = float(np.median(gaps[gaps > 0])) if (gaps > 0).any() else 1.0
     scale = 10 ** max(0, math.floor(math.log10(gap)) - 1)
     return max(1.0, round(gap / scale) * scale)

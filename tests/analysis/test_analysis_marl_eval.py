@@ -97,3 +97,15 @@ def test_unequal_seeds_across_maps_of_a_group_are_refused(tmp_path):
     collect(root, tmp_path / "m.csv")
     with pytest.raises(ExportError, match=r"smax: 3m/marie has seeds \[1, 2\] but 2s3z/marie has \[1\]"):
         to_marl_eval(pd.read_csv(tmp_path / "m.csv"))
+
+
+def test_runs_with_one_evaluation_each_share_its_slot():
+    """A budget below the eval interval (the smoke suite: 300 steps, interval 500) leaves each run one evaluation, at
+    a step that differs by run (it lands when an episode ends); they are the same evaluation slot."""
+    rows = [("smax", "3m", algo, seed, step, "eval/win_rate", 0.0) for algo, seed, step in
+            (("marie", 1, 302), ("marie", 2, 315), ("mappo", 1, 321), ("mappo", 2, 309))]  # fmt: skip
+    metrics = pd.DataFrame(rows, columns=["env", "map", "algo", "seed", "step", "metric", "value"])
+    data, notes = to_marl_eval(metrics)
+    assert notes == []
+    assert data["smax"]["3m"]["marie"]["seed_2"]["step_0"] == {"step_count": 315, "win_rate": [0.0]}
+    assert set(data["smax"]["3m"]["mappo"]["seed_1"]) == {"step_0", "absolute_metrics"}
