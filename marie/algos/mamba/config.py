@@ -41,6 +41,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from marie.algos.marie.config import ENV_DEFAULTS as MARIE_ENV_DEFAULTS
 from marie.errors import UsageError
 from marie.registry import AlgorithmSpec
 from marie.rl.configs import ActorCriticConfig, PPOConfig
@@ -151,45 +152,19 @@ MAMBA_TRAIN_PY_DEFAULTS: dict[str, Any] = {
 }
 
 # Per environment family, applied before the preset. Off SMAC/SMAX the actor-critic and PPO follow MARIE's settings
-# for that family (see the module docstring); MAMBA predicts available actions only where the env has masks.
-_MARIE_MAMUJOCO_AC = {
-    "actor_critic.kind": "mappo_style",
-    "actor_critic.hidden": 128,
-    "actor_critic.layers": 3,
-    "ppo.weight_decay": 0.0,
-    "ppo.adam_eps": 1e-5,
-    "ppo.grad_clip": 10.0,
-    "ppo.minibatch_size": 0,
-    "ppo.clip": 0.1,
-    "ppo.use_valuenorm": True,
-    "ppo.value_loss": "huber",
-    "ppo.clip_value_loss": True,
-    "ppo.value_clip": 0.1,
-}
+# for that family (see the module docstring), taken from MARIE's own table so the two can never drift apart; MAMBA
+# predicts available actions only where the env has masks.
+def _marie_policy_settings(env: str) -> dict[str, Any]:
+    """MARIE's per-env actor-critic, PPO and old-critic values (the keys are the same in both sections)."""
+    policy_keys = ("actor_critic.", "ppo.", "use_old_critic")
+    return {key: value for key, value in MARIE_ENV_DEFAULTS[env].items() if key.startswith(policy_keys)}
+
+
 ENV_DEFAULTS: dict[str, dict[str, Any]] = {
-    "starcraft": {},
-    "smax": {},
-    "pettingzoo": {
-        "world_model.predict_avail": False,
-        "actor_critic.kind": "mappo_style",
-        "actor_critic.hidden": 128,
-        "actor_critic.layers": 1,
-        "ppo.weight_decay": 0.0,
-        "ppo.adam_eps": 1e-5,
-        "ppo.grad_clip": 10.0,
-        "ppo.normalize_advantages": False,
-        "use_old_critic": True,
-    },
-    "mamujoco": {"world_model.predict_avail": False, **_MARIE_MAMUJOCO_AC},
-    "football": {
-        "world_model.predict_avail": False,
-        "actor_critic.kind": "mappo_style",
-        "actor_critic.hidden": 64,
-        "actor_critic.layers": 2,
-        "ppo.weight_decay": 0.0,
-        "ppo.adam_eps": 1e-5,
-        "ppo.grad_clip": 10.0,
-    },
+    "starcraft": _marie_policy_settings("starcraft"),
+    "smax": _marie_policy_settings("smax"),
+    **{env: {"world_model.predict_avail": False, **_marie_policy_settings(env)}
+       for env in ("pettingzoo", "mamujoco", "football")},  # fmt: skip
 }
 
 # `paper`: the dataclass defaults (MAMBA's optimal StarCraft config; on one CPU thread a 3m world-model update takes
