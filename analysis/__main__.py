@@ -2,7 +2,8 @@
 
   collect      run directories -> results/<suite>/metrics.csv (+ provenance table)
   curves       learning curves of one env family (PNG/PDF)
-  table        final performance per map x method with the reported numbers and verdicts (CSV/MD/HTML)
+  table        final performance per map x method with the reported numbers and verdicts (CSV/MD/HTML), and
+               with --claim-out the sample-efficiency claim per map (last third of the budget)
   aggregates   IQM/median/mean and probability of improvement across maps (tables and figures)
   report       the reproduction report (Markdown/HTML)
   marl-eval    export to marl-eval's JSON format
@@ -66,6 +67,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--env", required=True)
     p = sub.add_parser("table", help="final performance table")
     _common(p)
+    p.add_argument("--claim-out", action="append", default=[], type=Path,
+                   help="the sample-efficiency claim per map (last third of the budget) as .csv/.md/.html (repeatable)")
     p = sub.add_parser("aggregates", help="aggregates across maps")
     _common(p)
     p.add_argument("--figure", action="append", default=[], type=Path)
@@ -80,6 +83,8 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         help="collected metrics.csv, for the world-model section (default: <table's folder>/../metrics.csv if present)",
     )
+    p.add_argument("--claim", type=Path,
+                   help="the sample-efficiency claim CSV (default: <table's folder>/sample_efficiency.csv if present)")
     p.add_argument("--out", action="append", default=[], type=Path)
     p = sub.add_parser("marl-eval", help="export to marl-eval JSON")
     p.add_argument("--metrics", required=True, type=Path)
@@ -122,6 +127,15 @@ def run(args: argparse.Namespace) -> None:
             )  # fmt: skip
             for path in args.out:
                 write_table(table if path.suffix == ".csv" else display_table(table), path, title=title, note=note)
+            if args.claim_out:
+                from analysis.claim import TITLE, claim_table, display_claim, seeds_caveat, summary_lines
+
+                claim, claim_notes = claim_table(evidence)
+                lines = [*summary_lines(claim), *([seeds_caveat(claim)] if len(claim) else []),
+                         *(f"Note: {n}" for n in claim_notes + evidence.notes)]  # fmt: skip
+                for path in args.claim_out:
+                    shown = claim if path.suffix == ".csv" else display_claim(claim)
+                    write_table(shown, path, title=f"{TITLE}, suite '{suite.name}'", note="\n".join(lines))
         else:
             from analysis.aggregates import (
                 aggregate_table,
@@ -157,7 +171,11 @@ def run(args: argparse.Namespace) -> None:
         metrics_path = args.metrics or args.table.parent.parent / "metrics.csv"
         columns = ["env", "map", "algo", "seed", "step", "metric", "value"]
         metrics = pd.read_csv(metrics_path, usecols=columns) if args.metrics or metrics_path.is_file() else None
-        text = build_report(suite, table, pd.read_csv(args.aggregates), pd.read_csv(args.provenance), metrics)
+        claim_path = args.claim or args.table.parent / "sample_efficiency.csv"
+        if args.claim and not args.claim.is_file():
+            raise ConfigError(f"--claim {args.claim}: no such file (`python -m analysis table ... --claim-out` writes it)")
+        claim = pd.read_csv(claim_path, keep_default_na=False, na_values=[""]) if args.claim or claim_path.is_file() else None
+        text = build_report(suite, table, pd.read_csv(args.aggregates), pd.read_csv(args.provenance), metrics, claim)
         write_report(text, args.out, title=f"Reproduction report: suite {suite.name}")
     elif args.command == "marl-eval":
         from analysis.marl_eval import export

@@ -10,7 +10,8 @@ named in `Evidence.notes` (which the table and aggregate outputs print):
   the budget ran a different budget and is left out.
 
 The final score of a seed (`analysis.final`) is its last evaluation ("last", the paper's statistic) or the mean of
-its last k evaluations ("last_k"); both, and the learning-curve mean (area / steps), are kept in `finals`.
+its last k evaluations ("last_k"); both, the learning-curve mean (area / steps) and the last-third mean (the
+sample-efficiency statistic of `analysis.claim`) are kept in `finals`.
 """
 
 from __future__ import annotations
@@ -62,9 +63,11 @@ class Evidence:
     def finals(self) -> pd.DataFrame:
         """One row per (method, env, map, seed): `value` is the final score (`final`); `last`, `last_k` (mean of
         the last k evaluations, or of all if fewer), `curve_mean` (trapezoid area under the curve divided by the
-        steps it spans; the value itself for a single evaluation) and `n_evals` are shown beside it."""
+        steps it spans; the value itself for a single evaluation), `last_third` (mean of the evaluations at steps
+        >= 2/3 of the budget: the suite map's budget, else the seed's last step; NaN if none) and `n_evals` are
+        shown beside it."""
         columns = ["method", "source", "env", "map", "seed", "step", "value", "eval_mode", "last", "last_k",
-                   "curve_mean", "n_evals"]  # fmt: skip
+                   "curve_mean", "last_third", "n_evals"]  # fmt: skip
         if self.per_seed.empty:
             return pd.DataFrame(columns=columns)
         rows = []
@@ -79,11 +82,21 @@ class Evidence:
             rows.append(
                 dict(zip(keys, key))
                 | {"step": int(steps[-1]), "eval_mode": curve["eval_mode"].iloc[-1], "last": float(values[-1]),
-                   "last_k": last_k, "curve_mean": area, "n_evals": len(values)}  # fmt: skip
+                   "last_k": last_k, "curve_mean": area, "last_third": self._last_third(key[2], key[3], steps, values),
+                   "n_evals": len(values)}  # fmt: skip
             )
         out = pd.DataFrame(rows)
         out["value"] = out[self.final]
         return out[columns]
+
+    def _last_third(self, env: str, map_name: str, steps: np.ndarray, values: np.ndarray) -> float:
+        """Mean of the evaluations at steps >= 2/3 of the budget (integer test: no rounding at the boundary)."""
+        try:
+            budget = self.suite.budget(env, map_name)
+        except KeyError:  # a curve of a map the suite does not run: its own last step is its budget
+            budget = steps[-1]
+        late = 3 * steps >= 2 * budget
+        return float(values[late].mean()) if late.any() else float("nan")
 
     @property
     def curves(self) -> pd.DataFrame:

@@ -3,11 +3,11 @@ verdict, the protocol used and everything that differs from the paper."""
 
 from __future__ import annotations
 
-
 from pathlib import Path
 
 import pandas as pd
 
+from analysis.claim import claim_section
 from analysis.evidence import final_label
 from analysis.io import html_page, markdown_table, markdown_text, write_text
 from analysis.labels import EVAL_MODE_LABELS, env_label, format_steps, map_label
@@ -99,8 +99,10 @@ def build_report(
     aggregates: pd.DataFrame,
     provenance: pd.DataFrame,
     metrics: pd.DataFrame | None = None,
+    claim: pd.DataFrame | None = None,
 ) -> str:
-    """The report's Markdown; `metrics` (the suite's collected metrics.csv) feeds the world-model section."""
+    """The report's Markdown; `metrics` (the suite's collected metrics.csv) feeds the world-model section, `claim`
+    (tables/sample_efficiency.csv) the sample-efficiency section."""
     lines = [
         f"# Reproduction report: suite `{suite.name}`",
         "",
@@ -125,6 +127,8 @@ def build_report(
         "## How verdicts are decided",
         "",
         VERDICT_RULE,
+        "",
+        *claim_section(claim, suite),
         "",
         "## Results per map",
         "",

@@ -133,6 +133,6 @@ AGGREGATE_FIGURES = expand(
 FIGURES = CURVE_FIGURES + AGGREGATE_FIGURES
 TABLES = expand(
     f"{OUT}/tables/{{name}}.{{ext}}",
-    name=["final_performance", "aggregates", "provenance"],
+    name=["final_performance", "sample_efficiency", "aggregates", "provenance"],
     ext=["csv", "md"],
 )
