@@ -173,8 +173,8 @@ def run(args: argparse.Namespace) -> None:
         metrics = pd.read_csv(metrics_path, usecols=columns) if args.metrics or metrics_path.is_file() else None
         claim_path = args.claim or args.table.parent / "sample_efficiency.csv"
         if args.claim and not args.claim.is_file():
-            raise ConfigError(f"--claim {args.claim}: no such file (`python -m analysis table ... --claim-out` writes it)")
-        claim = pd.read_csv(claim_path, keep_default_na=False, na_values=[""]) if args.claim or claim_path.is_file() else None
+            raise ConfigError(f"--claim {args.claim}: no such file (`python -m analysis table --claim-out` writes it)")
+        claim = pd.read_csv(claim_path) if claim_path.is_file() else None
         text = build_report(suite, table, pd.read_csv(args.aggregates), pd.read_csv(args.provenance), metrics, claim)
         write_report(text, args.out, title=f"Reproduction report: suite {suite.name}")
     elif args.command == "marl-eval":

@@ -21,7 +21,8 @@ from analysis.suite import Suite
 
 CLAIM_METHOD = "MARIE"
 COLUMNS = ["env", "map", "budget", "metric", "method", "source", "n_seeds", "last_third_mean", "per_seed",
-           "marie_vs_method", "seed_pairs_marie_ahead", "seed_pairs", "marie_ahead_every_seed_pair"]  # fmt: skip
+           "marie_vs_method", "seed_pairs_marie_ahead", "seed_pairs_level", "seed_pairs",
+           "marie_ahead_every_seed_pair"]  # fmt: skip
 VERDICTS = ("MARIE ahead", "MARIE behind", "level")
 TITLE = "The sample-efficiency claim at this budget"
 
@@ -84,21 +85,24 @@ def claim_table(evidence: Evidence) -> tuple[pd.DataFrame, list[str]]:
                     "metric": primary_metric(env), "method": method,
                     "source": "; ".join(dict.fromkeys(here.loc[here["method"] == method, "source"])),
                     "n_seeds": len(seeds), "last_third_mean": float(seeds.mean()), "per_seed": _per_seed_text(seeds),
-                    "marie_vs_method": "", "seed_pairs_marie_ahead": pd.NA, "seed_pairs": pd.NA,
+                    "marie_vs_method": "", "seed_pairs_marie_ahead": pd.NA, "seed_pairs_level": pd.NA,
+                    "seed_pairs": pd.NA,
                     "marie_ahead_every_seed_pair": "",
                 }  # fmt: skip
                 if method != CLAIM_METHOD:
                     common = sorted(set(marie.index) & set(seeds.index))
                     ahead = sum(marie[s] > seeds[s] for s in common)
+                    level = sum(verdict(marie[s], seeds[s]) == "level" for s in common)
                     row |= {
                         "marie_vs_method": verdict(float(marie.mean()), float(seeds.mean())),
-                        "seed_pairs_marie_ahead": ahead, "seed_pairs": len(common),
+                        "seed_pairs_marie_ahead": ahead, "seed_pairs_level": level, "seed_pairs": len(common),
                         "marie_ahead_every_seed_pair": ("yes" if ahead == len(common) else "no") if common
                         else "no matching seeds",
                     }  # fmt: skip
                 out.append(row)
     table = pd.DataFrame(out, columns=COLUMNS)
-    table[["seed_pairs_marie_ahead", "seed_pairs"]] = table[["seed_pairs_marie_ahead", "seed_pairs"]].astype("Int64")
+    counts = ["seed_pairs_marie_ahead", "seed_pairs_level", "seed_pairs"]
+    table[counts] = table[counts].astype("Int64")
     return table, notes
 
 
@@ -129,16 +133,22 @@ def seeds_caveat(table: pd.DataFrame) -> str:
             "a 95% t-interval spans most of the metric's range; docs/statistics.md).")  # fmt: skip
 
 
+def _pairs_text(row: pd.Series) -> str:
+    """E.g. "no (1 of 2)", "no (0 of 2; 2 level)", "no matching seeds"."""
+    if not int(row["seed_pairs"]):
+        return str(row["marie_ahead_every_seed_pair"])
+    level = int(row["seed_pairs_level"])
+    counts = f"{int(row['seed_pairs_marie_ahead'])} of {int(row['seed_pairs'])}" + (f"; {level} level" if level else "")
+    return f"{row['marie_ahead_every_seed_pair']} ({counts})"
+
+
 def display_claim(table: pd.DataFrame) -> pd.DataFrame:
     """The table as printed: map label, formatted means and per-seed values, verdict and seed pairs."""
     rows = []
     for _, r in table.iterrows():
         metric = r["metric"]
         per_seed = _parse_per_seed(r["per_seed"])
-        pairs = "" if r["method"] == CLAIM_METHOD else (
-            f"{r['marie_ahead_every_seed_pair']} ({int(r['seed_pairs_marie_ahead'])} of {int(r['seed_pairs'])})"
-            if int(r["seed_pairs"]) else r["marie_ahead_every_seed_pair"]
-        )  # fmt: skip
+        pairs = "" if r["method"] == CLAIM_METHOD else _pairs_text(r)
         rows.append({
             "map": map_label(r["env"], r["map"]),
             "last third (env steps)": f"{math.ceil(2 * int(r['budget']) / 3):,}-{int(r['budget']):,}",

@@ -162,19 +162,27 @@ def build_report(
 
 
 def machine_lines(provenance: pd.DataFrame) -> list[str]:
-    """Wall-clocks only mean something against the machine: one line per (host, measured matmul peak, threads)."""
+    """Wall-clocks only mean something against the machine: one line per (host, threads) with the matmul peak
+    each run measured at its start. Runs sharing a machine measure slightly different peaks (other load), so the
+    peak is given as a range with its median rather than one line per value."""
     needed = {"host", "matmul_peak_gflops", "completed.wall_s"}
     if provenance.empty or not needed <= set(provenance.columns):
         return ["- Machine speed: not recorded by these runs (older runs have no `matmul_peak_gflops`)."]
     lines = []
-    keys = ["host", "matmul_peak_gflops"] + (["torch_threads"] if "torch_threads" in provenance else [])
-    for key, group in provenance.dropna(subset=["matmul_peak_gflops"]).groupby(keys, sort=True):
+    peaks = pd.to_numeric(provenance["matmul_peak_gflops"], errors="coerce")
+    measured = provenance.assign(peak=peaks).dropna(subset=["peak"])
+    keys = ["host"] + (["torch_threads"] if "torch_threads" in measured else [])
+    for key, group in measured.groupby(keys, sort=True):
+        key = key if isinstance(key, tuple) else (key,)
         wall = pd.to_numeric(group["completed.wall_s"], errors="coerce").dropna()
-        threads = f" at {int(key[2])} thread(s)" if len(key) > 2 else ""
+        threads = f" at {int(key[1])} thread(s)" if len(key) > 1 else ""
+        low, high, median = group["peak"].min(), group["peak"].max(), group["peak"].median()
+        peak = f"{low:.0f}" if round(low) == round(high) else f"{low:.0f}-{high:.0f}"
+        peak += " GFLOP/s" + ("" if round(low) == round(high) else f" (median {median:.0f})")
         spent = (f"run wall-clock {wall.min():.0f}-{wall.max():.0f} s (sum {wall.sum():.0f} s)" if len(wall)
                  else "no completed run")  # fmt: skip
-        lines.append(f"- Machine {markdown_text(str(key[0]))}: matmul peak {float(key[1]):.0f} GFLOP/s{threads}; "
-                     f"{len(group)} runs, {spent}.")  # fmt: skip
+        runs = f"{len(group)} run" + ("" if len(group) == 1 else "s")
+        lines.append(f"- Machine {markdown_text(str(key[0]))}{threads}: matmul peak {peak}; {runs}, {spent}.")
     return lines
 
 

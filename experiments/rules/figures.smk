@@ -124,4 +124,5 @@ rule reproduction_report:
         ANALYSIS_IMAGE
     shell:
         "python -m analysis report --suite {input.suite} --table {input.table} --aggregates {input.aggregates} "
-        "--provenance {input.provenance} --metrics {input.metrics} --claim {input.claim} --out {output.md} --out {output.html} > {log} 2>&1"
+        "--provenance {input.provenance} --metrics {input.metrics} --claim {input.claim} "
+        "--out {output.md} --out {output.html} > {log} 2>&1"

@@ -121,10 +121,21 @@ def test_display_formats_win_rates_in_percent_per_seed(hand_made):
     assert row["MARIE ahead on every seed pair"] == "no (1 of 2)" and row["last third (env steps)"] == "600-900"
 
 
-def test_level_only_when_equal():
+def test_level_only_when_equal(hand_made):
     assert verdict(0.5, 0.5) == "level" and verdict(0.1 + 0.2, 0.3) == "level"
     assert verdict(0.51, 0.5) == "MARIE ahead" and verdict(-73.7, -72.0) == "MARIE behind"
     assert verdict(14.0, 198.0) == "MARIE behind"
+    # both methods at 0% on both seeds (the smoke suite's 3m): level, with the tied pairs counted
+    curves = pd.DataFrame({"method": ["MARIE", "MARIE", "MAPPO", "MAPPO"], "source": "this suite (hand)",
+                           "env": "smax", "map": "3m", "seed": [1, 2, 1, 2], "step": BUDGET, "value": 0.0,
+                           "eval_mode": "paper"})  # fmt: skip
+    table, _ = claim_table(Evidence(hand_made[0], curves, pd.DataFrame()))
+    row = _row(table, "3m", "MAPPO")
+    assert row["marie_vs_method"] == "level" and (row["seed_pairs_level"], row["seed_pairs_marie_ahead"]) == (2, 0)
+    assert display_claim(table)["MARIE ahead on every seed pair"].tolist() == ["", "no (0 of 2; 2 level)"]
+    assert summary_lines(table) == [
+        "MARIE ahead of MAPPO over the last third on 0 of 1 map (on every seed pair on 0 of them); level on 3m."
+    ]
 
 
 def test_report_has_the_claim_section(hand_made, tmp_path):
@@ -144,9 +155,10 @@ def test_report_has_the_claim_section(hand_made, tmp_path):
     section = text[text.index("## The sample-efficiency claim at this budget"):text.index("## Results per map")]
     assert "**MARIE ahead of MAPPO over the last third on 2 of 3 maps (on every seed pair on 1 of them); " in section
     assert "n = 2 seeds per method: descriptive, not significant" in section
-    assert "| 8m (SMAX stand-in) | 600-900 | MAPPO | 2 | 35.0% | s1 30.0%, s2 40.0% | MARIE ahead | no (1 of 2) |" in section
+    row = "| 8m (SMAX stand-in) | 600-900 | MAPPO | 2 | 35.0% | s1 30.0%, s2 40.0% | MARIE ahead | no (1 of 2) |"
+    assert row in section
     assert "Not compared (no MARIE run, or no other method, with evaluations in the last third): 2m_vs_1z" in section
-    assert "matmul peak 155 GFLOP/s at 2 thread(s)" in text
+    assert "- Machine h at 2 thread(s): matmul peak 155 GFLOP/s; 1 run," in text
     md = claim_md.read_text()
     assert "QMIX on smax/2s3z: a final value only" in md and "2m_vs_1z (SMAX stand-in): no MARIE run" in md
     csv = pd.read_csv(claim_csv)

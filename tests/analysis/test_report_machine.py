@@ -7,15 +7,28 @@ from analysis.report import machine_lines
 
 def test_one_line_per_machine_with_its_peak_and_wall_clocks():
     provenance = pd.DataFrame({
-        "host": ["a", "a", "b"],
-        "matmul_peak_gflops": [155.0, 155.0, 212.4],
-        "torch_threads": [1, 1, 1],
-        "completed.wall_s": [100.0, 300.0, 50.0],
+        "host": ["a", "a", "b", "a"],
+        "matmul_peak_gflops": [155.0, 155.2, 212.4, 60.0],
+        "torch_threads": [2, 2, 1, 1],
+        "completed.wall_s": [100.0, 300.0, 50.0, 20.0],
     })
     lines = machine_lines(provenance)
     assert lines == [
-        "- Machine a: matmul peak 155 GFLOP/s at 1 thread(s); 2 runs, run wall-clock 100-300 s (sum 400 s).",
-        "- Machine b: matmul peak 212 GFLOP/s at 1 thread(s); 1 runs, run wall-clock 50-50 s (sum 50 s).",
+        "- Machine a at 1 thread(s): matmul peak 60 GFLOP/s; 1 run, run wall-clock 20-20 s (sum 20 s).",
+        "- Machine a at 2 thread(s): matmul peak 155 GFLOP/s; 2 runs, run wall-clock 100-300 s (sum 400 s).",
+        "- Machine b at 1 thread(s): matmul peak 212 GFLOP/s; 1 run, run wall-clock 50-50 s (sum 50 s).",
+    ]
+
+
+def test_runs_of_one_machine_with_varying_peaks_share_one_line_with_the_range():
+    provenance = pd.DataFrame({
+        "host": ["vm"] * 4,
+        "matmul_peak_gflops": [42.0, 56.0, 45.0, 44.0],
+        "torch_threads": [1] * 4,
+        "completed.wall_s": [16.0, 0.4, 15.0, 11.0],
+    })
+    assert machine_lines(provenance) == [
+        "- Machine vm at 1 thread(s): matmul peak 42-56 GFLOP/s (median 44); 4 runs, run wall-clock 0-16 s (sum 42 s)."
     ]
 
 
