@@ -30,6 +30,8 @@ SMOKE_OUTPUTS = [
     "tables/final_performance.md",
     "tables/aggregates.md",
     "tables/provenance.csv",
+    "tables/sample_efficiency.csv",
+    "tables/sample_efficiency.md",
     "report.md",
     "marl_eval.json",
 ]
@@ -40,6 +42,7 @@ def assert_suite_outputs(root: Path, suite: str = "smoke") -> None:
     missing = [name for name in SMOKE_OUTPUTS if not (out / name).is_file() or (out / name).stat().st_size == 0]
     assert not missing, f"missing outputs: {missing}"
     assert "SMAX stand-in" in (out / "tables/final_performance.md").read_text()
+    assert "The sample-efficiency claim at this budget" in (out / "report.md").read_text()
 
 
 def _with_smoke(root: Path, *args: str, **kwargs):
