@@ -69,7 +69,9 @@ def test_parse_override_reads_yaml_values():
 def test_the_quick_preset_has_its_own_smax_schedule_and_only_there() -> None:
     quick_smax = build_config("smax", "3m", preset="quick")
     assert quick_smax.marie.reward_scale == 10.0 and quick_smax.marie.world_model.updates_per_round == 50
-    assert quick_smax.marie.tokenizer.num_tokens == 8  # the generic quick sizes still apply
+    assert quick_smax.marie.tokenizer.num_tokens == 4  # the SMAX schedule's own token count
+    assert quick_smax.marie.tokenizer.embed_dim == 32  # the generic quick sizes still apply
+    assert build_config("mamujoco", "HalfCheetah", preset="quick").marie.tokenizer.num_tokens == 8
     quick_mujoco = build_config("mamujoco", "HalfCheetah", preset="quick")
     assert quick_mujoco.marie.reward_scale == 1.0 and quick_mujoco.marie.world_model.updates_per_round == 25
     paper_smax = build_config("smax", "3m", preset="paper")

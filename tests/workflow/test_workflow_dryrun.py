@@ -25,7 +25,9 @@ def test_every_suite_dry_runs(workflow_copy, suite):
 def test_quick_suite_is_the_default_and_covers_the_required_maps():
     suite = load_suite("quick")
     maps = {(r.env, r.map) for r in suite.runs}
-    assert {("smax", "3m"), ("pettingzoo", "simple_spread_v3"), ("mamujoco", "HalfCheetah-2x3")} <= maps
+    # two SMAX stand-ins of paper maps and one MAMuJoCo task; MPE has its own suite
+    assert {("smax", "3m"), ("smax", "2m_vs_1z"), ("mamujoco", "HalfCheetah-2x3")} <= maps
+    assert ("pettingzoo", "simple_spread_v3") in {(r.env, r.map) for r in load_suite("quick_mpe").runs}
     assert {"marie", "mappo"} <= set(suite.algos) and len(suite.seeds) >= 2
     assert yaml.safe_load((REPO / "experiments/config.yaml").read_text())["suite"] == "quick"
 
