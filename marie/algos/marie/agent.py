@@ -68,6 +68,12 @@ class MarieAgent:
         self.timings: dict[str, float] = defaultdict(float)
         # Own RNG streams for buffer sampling, world-model sampling and start selection, seeded from the run seed.
         self._gen = torch.Generator().manual_seed(int(torch.randint(0, 2**31 - 1, (1,))))
+        # The world model samples (obs tokens, avail masks) on the model's device, which needs a generator there; on
+        # CPU it is the same stream as the buffer's (as before), on an accelerator its own, seeded from that stream.
+        self._wm_gen = self._gen
+        if device.type != "cpu":
+            seed = int(torch.randint(0, 2**31 - 1, (1,), generator=self._gen))
+            self._wm_gen = torch.Generator(device).manual_seed(seed)
         self._np_rng = np.random.default_rng(int(torch.randint(0, 2**31 - 1, (1,))))
 
     # --- acting (the controller, spec §1.2) ---------------------------------------------------------------------
@@ -222,7 +228,7 @@ class MarieAgent:
         self, start: ImaginationStart, *, use_kv_cache: bool = True, generator: torch.Generator | None = None
     ) -> ImaginedRollout:
         """Roll the current policy out in the world model (``generator``: the agent's own stream by default)."""
-        gen = self._gen if generator is None else generator
+        gen = self._wm_gen if generator is None else generator
         return imagine(self.world_model, self.tokenizer, self._policy, start, self.cfg.imagination,
                        use_kv_cache=use_kv_cache, generator=gen)  # fmt: skip
 
@@ -299,6 +305,7 @@ class MarieAgent:
             "episodes": self.episodes.state_dict(),
             "counters": {"accum": self.accum, "rounds": self.rounds, "target_counter": self.target_counter},
             "generator": self._gen.get_state(),
+            **({} if self._wm_gen is self._gen else {"wm_generator": self._wm_gen.get_state()}),
             "np_rng": self._np_rng.bit_generator.state,
             "timings": dict(self.timings),
         }
@@ -312,6 +319,8 @@ class MarieAgent:
         counters = state["counters"]
         self.accum, self.rounds, self.target_counter = counters["accum"], counters["rounds"], counters["target_counter"]
         self._gen.set_state(state["generator"])
+        if self._wm_gen is not self._gen:
+            self._wm_gen.set_state(state["wm_generator"])
         self._np_rng.bit_generator.state = state["np_rng"]
         self.timings = defaultdict(float, state["timings"])
 
