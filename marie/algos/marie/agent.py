@@ -81,9 +81,10 @@ class MarieAgent:
         n, d = self.spec.n_agents, self.spec.obs_dim
         self.stack = torch.zeros(num_envs, self.cfg.stack_obs, n, d, device=self.device)
 
-    @torch.no_grad()
+    @torch.inference_mode()  # the acting step: no autograd bookkeeping at all
     def act(self, obs: np.ndarray, avail: np.ndarray, mode: str) -> np.ndarray:
-        self.tokenizer.eval()
+        if self.tokenizer.training:  # eval() walks every submodule: only when a training phase left it on
+            self.tokenizer.eval()
         recon = self.tokenizer.encode_decode(torch.tensor(obs, device=self.device))  # no clamp here (faithful)
         self.stack = torch.cat([self.stack[:, 1:], recon[:, None]], dim=1)
         feat = self._stacked(self.stack)
