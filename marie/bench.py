@@ -257,6 +257,7 @@ def run_bench(args: argparse.Namespace) -> int:
         "preset": args.preset,
         "device": str(device),
         "threads": torch.get_num_threads(),
+        "wm_precision": getattr(getattr(section, "world_model", None), "precision", "fp32"),  # fractions: of fp32 peak
         "round_s": round_s,
         "tokenizer_s": phase_s["tokenizer"],
         "world_model_s": phase_s["world_model"],
@@ -321,7 +322,7 @@ def _print_table(result: dict[str, Any]) -> None:
     if "speedup_vs_original" in result:
         rows.append(("vs original (reported)", ", ".join(f"{k} {v:.2f}x" for k, v in result["speedup_vs_original"].items())))
     print(f"marie bench: {result['algo']} on {result['env']} preset {result['preset']}, {result['device']} "
-          f"({result['threads']} threads)")
+          f"({result['threads']} threads), world model in {result['wm_precision']}")
     width = max(len(name) for name, _ in rows)
     for name, value in rows:
         print(f"  {name.ljust(width)}  {value}")
