@@ -198,7 +198,7 @@ def _imagine_chunk(
         avail = torch.ones(num_starts, agents, wm.num_actions, dtype=torch.bool, device=tokens.device)
     history = [] if start.history is None else list(start.history.unbind(1))  # frames (S,N,d), oldest first
     feed = (_CachedFeeder if use_kv_cache else _RecomputeFeeder)(wm, rows)
-    dtype = wm.pos_embedding.weight.dtype  # heads' outputs in the parameters' dtype (a no-op without autocast)
+    dtype = wm.pos_embedding.weight.dtype  # the parameters' (casting to it is a no-op without autocast)
     with wm.autocast():
         feed(wm.obs_embedding(tokens).view(rows, k, dim))  # the start observation at positions 0..K-1
 
@@ -218,7 +218,8 @@ def _imagine_chunk(
             agg = wm.aggregate(obs_emb, act_emb).unsqueeze(2)
             new = [act_emb, agg] if t == 0 else [obs_emb[:, :, k - 1 :], act_emb, agg]  # pending last obs token first
             h = feed(torch.cat(new, dim=2).view(rows, -1, dim))  # output at the aggregated token (R, W)
-            reward, cont = wm.predict_reward(h).to(dtype), wm.continuation_prob(h).to(dtype)
+        h = h.to(dtype)  # the heads run outside autocast: predictions and sampling probabilities in full precision
+        reward, cont = wm.predict_reward(h), wm.continuation_prob(h)
 
         out["feats"].append(feat)
         out["obs"].append(obs)
@@ -232,18 +233,18 @@ def _imagine_chunk(
         if t == cfg.horizon - 1:
             break
 
-        with wm.autocast():
-            if wm.predict_avail:
-                prob = wm.avail_prob(h).to(dtype)
-                draw = torch.rand(prob.shape, generator=generator, device=prob.device)
-                avail = (draw < prob).view(num_starts, agents, -1)
-            next_tokens = torch.empty(rows, k, dtype=torch.long, device=tokens.device)
-            token = _sample(torch.softmax(wm.obs_head(h).to(dtype), dim=-1), generator)
-            next_tokens[:, 0] = token
-            for j in range(1, k):
+        if wm.predict_avail:
+            prob = wm.avail_prob(h)
+            draw = torch.rand(prob.shape, generator=generator, device=prob.device)
+            avail = (draw < prob).view(num_starts, agents, -1)
+        next_tokens = torch.empty(rows, k, dtype=torch.long, device=tokens.device)
+        token = _sample(torch.softmax(wm.obs_head(h), dim=-1), generator)
+        next_tokens[:, 0] = token
+        for j in range(1, k):
+            with wm.autocast():
                 h_tok = feed(wm.obs_embedding(token).unsqueeze(1))
-                token = _sample(torch.softmax(wm.obs_head(h_tok).to(dtype), dim=-1), generator)
-                next_tokens[:, j] = token
+            token = _sample(torch.softmax(wm.obs_head(h_tok.to(dtype)), dim=-1), generator)
+            next_tokens[:, j] = token
         tokens = next_tokens.view(num_starts, agents, k)
 
     return ImaginedRollout(**{name: _stack(items) for name, items in out.items()})
