@@ -106,11 +106,20 @@ def _count_flops(fn) -> float:
     return float(counter.get_total_flops())
 
 
+def _clock() -> float:
+    """Wall-clock after the accelerator's queued work has finished (CUDA runs asynchronously)."""
+    import torch
+
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        torch.cuda.synchronize()
+    return time.perf_counter()
+
+
 def _timed(fn, reps: int) -> float:
-    start = time.perf_counter()
+    start = _clock()
     for _ in range(reps):
         fn()
-    return (time.perf_counter() - start) / reps
+    return (_clock() - start) / reps
 
 
 def _peak_mb() -> float:
@@ -130,10 +139,10 @@ def _kv_check(agent: Any, kv_starts: int) -> dict[str, Any]:
 
     def kv_run(cached: bool):
         torch.manual_seed(7)
-        gen = torch.Generator().manual_seed(7)
-        t = time.perf_counter()
+        gen = torch.Generator(agent.device).manual_seed(7)  # sampling happens on the model's device
+        t = _clock()
         out = agent.imagine(small, use_kv_cache=cached, generator=gen)
-        return out, time.perf_counter() - t
+        return out, _clock() - t
 
     cached, cached_s = kv_run(True)
     uncached, uncached_s = kv_run(False)
@@ -181,14 +190,14 @@ def run_bench(args: argparse.Namespace) -> int:
     # 1. Collection with the algorithm's acting path, vectorised envs.
     _log(f"collecting {args.collect_steps} env steps with {args.n_workers} env copies ...", quiet)
     collect_episodes(env, agent, [derive_seed(1, TRAIN_STREAM, i) for i in range(env.num_envs)], "collect")  # JIT
-    steps, k, start = 0, 0, time.perf_counter()
+    steps, k, start = 0, 0, _clock()
     while steps < args.collect_steps:
         seeds = [derive_seed(cfg.random_seed, TRAIN_STREAM, k + i) for i in range(env.num_envs)]
         for episode in collect_episodes(env, agent, seeds, "collect"):
             agent.store(episode)
             steps += len(episode)
         k += env.num_envs
-    env_steps_per_s = steps / (time.perf_counter() - start)
+    env_steps_per_s = steps / (_clock() - start)
     env.close()
     peaks = {"collection": _peak_mb()}
 
@@ -213,15 +222,15 @@ def run_bench(args: argparse.Namespace) -> int:
     timed_starts = args.imagination_starts or num_starts
     start = agent.start_states(timed_starts)
     _log(f"timing one imagination from {timed_starts} x {phases.starts_key} ...", quiet)
-    t0 = time.perf_counter()
+    t0 = _clock()
     rollout = agent.imagine(start)
-    imagination_s = (time.perf_counter() - t0) * num_starts / timed_starts
+    imagination_s = (_clock() - t0) * num_starts / timed_starts
     peaks["imagination"] = _peak_mb()
     batch, _ = agent.ppo_batch(rollout)
     _log("timing one PPO phase (epochs x minibatches) ...", quiet)
-    t0 = time.perf_counter()
+    t0 = _clock()
     agent.update_policy(batch)
-    ppo_s = (time.perf_counter() - t0) * num_starts / timed_starts
+    ppo_s = (_clock() - t0) * num_starts / timed_starts
     peaks["ppo"] = _peak_mb()
 
     # 4. Imagination FLOPs on a few starts (and MARIE's KV-cache check). FlopCounterMode's module tracker trips
@@ -248,6 +257,7 @@ def run_bench(args: argparse.Namespace) -> int:
         "preset": args.preset,
         "device": str(device),
         "threads": torch.get_num_threads(),
+        "wm_precision": getattr(getattr(section, "world_model", None), "precision", "fp32"),  # fractions: of fp32 peak
         "round_s": round_s,
         "tokenizer_s": phase_s["tokenizer"],
         "world_model_s": phase_s["world_model"],
@@ -261,6 +271,7 @@ def run_bench(args: argparse.Namespace) -> int:
         "peak_rss_mb": max(peaks.values()),  # the training round's phases; the FLOP/KV checks below are extra work
         "peak_rss_mb_after": peaks,
         "peak_rss_mb_with_checks": _peak_mb(),
+        **({"device_peak_mb": torch.cuda.max_memory_allocated(device) / 2**20} if device.type == "cuda" else {}),
         "matmul_peak_gflops": peak,
         "wm_update_gflop": wm_flops / 1e9,
         "wm_fraction_of_peak": wm_flops / per_update["world_model"] / 1e9 / peak,
@@ -296,6 +307,7 @@ def _print_table(result: dict[str, Any]) -> None:
         ("  PPO", f"{result['ppo_s']:.1f} s"),
         ("collection", f"{result['env_steps_per_s']:.0f} env steps/s"),
         ("peak memory (RSS)", f"{result['peak_rss_mb']:.0f} MB"),
+        *([("peak device memory", f"{result['device_peak_mb']:.0f} MB")] if "device_peak_mb" in result else []),
         ("matmul peak", f"{result['matmul_peak_gflops']:.0f} GFLOP/s"),
         ("world model update", f"{result['wm_update_gflop']:.0f} GFLOP, {100 * result['wm_fraction_of_peak']:.0f}% of peak"),
         ("imagination", f"{100 * result['imagination_fraction_of_peak']:.0f}% of peak"),
@@ -304,12 +316,13 @@ def _print_table(result: dict[str, Any]) -> None:
     if "tokenizer" not in result["params"]:  # no tokenizer phase (MAMBA)
         rows = [row for row in rows if row[0] != "  tokenizer updates"]
     if "imagination_kv_speedup" in result:
-        rows.insert(len(rows) - 5, ("KV cache speedup", f"{result['imagination_kv_speedup']:.1f}x (max |diff| "
-                        f"{result['kv_max_abs_diff']:.2e}, tokens identical: {result['kv_tokens_identical']})"))
+        kv_row = ("KV cache speedup", f"{result['imagination_kv_speedup']:.1f}x (max |diff| "
+                  f"{result['kv_max_abs_diff']:.2e}, tokens identical: {result['kv_tokens_identical']})")
+        rows.insert([name for name, _ in rows].index("peak memory (RSS)"), kv_row)
     if "speedup_vs_original" in result:
         rows.append(("vs original (reported)", ", ".join(f"{k} {v:.2f}x" for k, v in result["speedup_vs_original"].items())))
     print(f"marie bench: {result['algo']} on {result['env']} preset {result['preset']}, {result['device']} "
-          f"({result['threads']} threads)")
+          f"({result['threads']} threads), world model in {result['wm_precision']}")
     width = max(len(name) for name, _ in rows)
     for name, value in rows:
         print(f"  {name.ljust(width)}  {value}")

@@ -42,6 +42,10 @@ def require_finite(value: float | torch.Tensor, what: str) -> None:
 def require_finite_parameters(module: nn.Module, what: str) -> None:
     """After an optimiser step: the next forward pass must not meet NaN/inf weights (one device sync per call)."""
     params = dict(module.named_parameters())
+    # Fast path: one fused pass over all parameters; a NaN/inf anywhere makes its tensor's norm non-finite.
+    if bool(torch.isfinite(torch.stack(torch._foreach_norm(list(params.values())))).all()):
+        return
+    # Slow path, also for finite weights whose norm overflows float32: which parameter (if any) is non-finite.
     finite = torch.stack([torch.isfinite(p).all() for p in params.values()])
     if not bool(finite.all()):
         name = list(params)[int((~finite).nonzero()[0])]

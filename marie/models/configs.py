@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 TOKENIZER_KINDS = ("vq", "fsq", "bins")
+PRECISIONS = ("fp32", "bf16")
 
 
 @dataclass
@@ -75,8 +76,15 @@ class WorldModelConfig:
     # probabilities with dropout are materialised), ~2.3 GB in passes of 3, at the same speed. 0 = one pass.
     micro_batch_size: int = 3
     updates_per_round: int = 200  # WM_EPOCHS
+    # Mixed precision of the world model's passes (training loss and imagination): "bf16" runs its matmuls and
+    # attention under bfloat16 autocast (cached attention in the KV cache's dtype: bfloat16 on CUDA, float32 on
+    # CPU); losses, heads' outputs and the optimiser stay float32. fp32 by default: bf16 changes the numbers
+    # (tests/models/test_precision.py bounds by how much).
+    precision: str = "fp32"
 
     def __post_init__(self) -> None:
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"world_model.precision {self.precision!r} is not one of {', '.join(PRECISIONS)}")
         if self.embed_dim % self.num_heads:
             raise ValueError(f"embed_dim {self.embed_dim} is not divisible by num_heads {self.num_heads}")
         if self.reward_max <= self.reward_min:

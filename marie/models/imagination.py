@@ -198,7 +198,9 @@ def _imagine_chunk(
         avail = torch.ones(num_starts, agents, wm.num_actions, dtype=torch.bool, device=tokens.device)
     history = [] if start.history is None else list(start.history.unbind(1))  # frames (S,N,d), oldest first
     feed = (_CachedFeeder if use_kv_cache else _RecomputeFeeder)(wm, rows)
-    feed(wm.obs_embedding(tokens).view(rows, k, dim))  # the start observation at positions 0..K-1
+    dtype = wm.pos_embedding.weight.dtype  # the parameters' (casting to it is a no-op without autocast)
+    with wm.autocast():
+        feed(wm.obs_embedding(tokens).view(rows, k, dim))  # the start observation at positions 0..K-1
 
     out: dict[str, list[Any]] = {f.name: [] for f in fields(ImaginedRollout)}
     for t in range(cfg.horizon):
@@ -210,11 +212,14 @@ def _imagine_chunk(
             history = history[1:] + [obs]
         action, logits_or_logp, extra = policy(feat, avail)
 
-        obs_emb = wm.obs_embedding(tokens)  # (S,N,K,W)
-        act_emb = wm.action_embedding(wm.action_tokens(action))  # (S,N,n_act,W)
-        agg = wm.aggregate(obs_emb, act_emb).unsqueeze(2)
-        new = [act_emb, agg] if t == 0 else [obs_emb[:, :, k - 1 :], act_emb, agg]  # pending last obs token first
-        h = feed(torch.cat(new, dim=2).view(rows, -1, dim))  # output at the aggregated token (R, W)
+        with wm.autocast():
+            obs_emb = wm.obs_embedding(tokens)  # (S,N,K,W)
+            act_emb = wm.action_embedding(wm.action_tokens(action))  # (S,N,n_act,W)
+            agg = wm.aggregate(obs_emb, act_emb).unsqueeze(2)
+            new = [act_emb, agg] if t == 0 else [obs_emb[:, :, k - 1 :], act_emb, agg]  # pending last obs token first
+            h = feed(torch.cat(new, dim=2).view(rows, -1, dim))  # output at the aggregated token (R, W)
+        h = h.to(dtype)  # the heads run outside autocast: predictions and sampling probabilities in full precision
+        reward, cont = wm.predict_reward(h), wm.continuation_prob(h)
 
         out["feats"].append(feat)
         out["obs"].append(obs)
@@ -222,8 +227,8 @@ def _imagine_chunk(
         out["actions"].append(action)
         out["avail"].append(avail)
         out["logits_or_logp"].append(logits_or_logp)
-        out["rewards"].append(wm.predict_reward(h).view(num_starts, agents))
-        out["continuations"].append(wm.continuation_prob(h).view(num_starts, agents))
+        out["rewards"].append(reward.view(num_starts, agents))
+        out["continuations"].append(cont.view(num_starts, agents))
         out["extras"].append(extra)
         if t == cfg.horizon - 1:
             break
@@ -236,8 +241,9 @@ def _imagine_chunk(
         token = _sample(torch.softmax(wm.obs_head(h), dim=-1), generator)
         next_tokens[:, 0] = token
         for j in range(1, k):
-            h_tok = feed(wm.obs_embedding(token).unsqueeze(1))
-            token = _sample(torch.softmax(wm.obs_head(h_tok), dim=-1), generator)
+            with wm.autocast():
+                h_tok = feed(wm.obs_embedding(token).unsqueeze(1))
+            token = _sample(torch.softmax(wm.obs_head(h_tok.to(dtype)), dim=-1), generator)
             next_tokens[:, j] = token
         tokens = next_tokens.view(num_starts, agents, k)
 

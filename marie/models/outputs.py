@@ -16,4 +16,8 @@ class LossOutput:
 
     def scalars(self, prefix: str = "") -> dict[str, float]:
         """Parts as Python floats (one host sync), keys prefixed e.g. ``world_model/``."""
-        return {f"{prefix}{name}": float(value) for name, value in self.parts.items()}
+        if not self.parts:
+            return {}
+        # float64 holds every float32/float64 part exactly: the same floats as float(part), with one sync, not one each
+        values = torch.stack([value.detach().reshape(()).to(torch.float64) for value in self.parts.values()]).tolist()
+        return {f"{prefix}{name}": value for name, value in zip(self.parts, values)}

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager, nullcontext
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from marie.models.kv_cache import KVCache
+
+
+def _autocast_off(device_type: str) -> AbstractContextManager:
+    if torch.is_autocast_enabled(device_type):
+        return torch.autocast(device_type, enabled=False)
+    return nullcontext()
 
 
 class CausalSelfAttention(nn.Module):
@@ -34,7 +42,10 @@ class CausalSelfAttention(nn.Module):
             mask = None
             if length > 1:  # new tokens see the whole cache and each other causally
                 mask = torch.ones(length, past + length, dtype=torch.bool, device=x.device).tril(diagonal=past)
-            y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout_p)
+            # Attention runs in the cache's dtype even under autocast (a float32 cache on CPU, where the bfloat16
+            # decode kernel is slower); without autocast q already has that dtype and this is a no-op.
+            with _autocast_off(x.device.type):
+                y = F.scaled_dot_product_attention(q.to(k.dtype), k, v, attn_mask=mask, dropout_p=dropout_p)
         elif group_mask is None:
             y = F.scaled_dot_product_attention(q, k, v, dropout_p=dropout_p, is_causal=True)
         else:

@@ -31,12 +31,15 @@ class PolicyDistribution:
 
     def __init__(self, logits: Tensor | None = None, mean: Tensor | None = None, std: Tensor | None = None):
         self.discrete = logits is not None
-        if self.discrete:
-            self.logits = logits
-            self._dist = Categorical(logits=logits)
-        else:
-            self.mean = mean
-            self._dist = Normal(mean, std)
+        self.logits, self.mean, self._std = logits, mean, std
+        self._built: Categorical | Normal | None = None
+
+    @property
+    def _dist(self) -> Categorical | Normal:
+        """Built on first use: acting and imagination only sample (no normalisation or argument checks needed)."""
+        if self._built is None:
+            self._built = Categorical(logits=self.logits) if self.discrete else Normal(self.mean, self._std)
+        return self._built
 
     def sample(self, generator: torch.Generator | None = None) -> Tensor:
         if self.discrete:

@@ -178,7 +178,7 @@ def ppo_update(
     sums: dict[str, float] = {}
     count = 0
     for _ in range(cfg.epochs):
-        order = torch.randperm(n_rows, generator=generator)
+        order = torch.randperm(n_rows, generator=generator).to(batch.feat.device)  # one copy, not one per index
         for start in range(0, n_rows, size):
             mb = batch.index(order[start : start + size])
             dist = actor.distribution(mb.feat, mb.avail)

@@ -37,3 +37,27 @@ def test_mean_metrics_averages_key_by_key():
     means.add({"a": 1.0, "b": 2.0})
     means.add({"a": 3.0})
     assert means.result() == {"a": 2.0, "b": 2.0}
+
+
+def test_require_finite_parameters_names_the_bad_parameter_and_accepts_huge_finite_weights():
+    import pytest
+
+    from marie.errors import TrainingDivergedError
+    from marie.models.component import require_finite_parameters
+
+    module = nn.Sequential(nn.Linear(2, 2), nn.Linear(2, 1))
+    with torch.no_grad():
+        module[0].weight.fill_(3e38)  # finite, but its float32 norm overflows: the slow path must clear it
+    require_finite_parameters(module, "toy")
+    with torch.no_grad():
+        module[1].bias.fill_(float("nan"))
+    with pytest.raises(TrainingDivergedError, match="non-finite toy parameter 1.bias"):
+        require_finite_parameters(module, "toy")
+
+
+def test_loss_output_scalars_equal_float_of_each_part():
+    parts = {"a": torch.tensor(0.1, dtype=torch.float32), "b": torch.tensor(1 / 3, dtype=torch.float64),
+             "c": torch.tensor([2.5])}  # fmt: skip
+    out = LossOutput(torch.tensor(0.0), parts).scalars("p/")
+    assert out == {"p/a": float(parts["a"]), "p/b": float(parts["b"]), "p/c": float(parts["c"])}
+    assert LossOutput(torch.tensor(0.0)).scalars() == {}

@@ -68,6 +68,12 @@ class MarieAgent:
         self.timings: dict[str, float] = defaultdict(float)
         # Own RNG streams for buffer sampling, world-model sampling and start selection, seeded from the run seed.
         self._gen = torch.Generator().manual_seed(int(torch.randint(0, 2**31 - 1, (1,))))
+        # The world model samples (obs tokens, avail masks) on the model's device, which needs a generator there; on
+        # CPU it is the same stream as the buffer's (as before), on an accelerator its own, seeded from that stream.
+        self._wm_gen = self._gen
+        if device.type != "cpu":
+            seed = int(torch.randint(0, 2**31 - 1, (1,), generator=self._gen))
+            self._wm_gen = torch.Generator(device).manual_seed(seed)
         self._np_rng = np.random.default_rng(int(torch.randint(0, 2**31 - 1, (1,))))
 
     # --- acting (the controller, spec §1.2) ---------------------------------------------------------------------
@@ -75,9 +81,10 @@ class MarieAgent:
         n, d = self.spec.n_agents, self.spec.obs_dim
         self.stack = torch.zeros(num_envs, self.cfg.stack_obs, n, d, device=self.device)
 
-    @torch.no_grad()
+    @torch.inference_mode()  # the acting step: no autograd bookkeeping at all
     def act(self, obs: np.ndarray, avail: np.ndarray, mode: str) -> np.ndarray:
-        self.tokenizer.eval()
+        if self.tokenizer.training:  # eval() walks every submodule: only when a training phase left it on
+            self.tokenizer.eval()
         recon = self.tokenizer.encode_decode(torch.tensor(obs, device=self.device))  # no clamp here (faithful)
         self.stack = torch.cat([self.stack[:, 1:], recon[:, None]], dim=1)
         feat = self._stacked(self.stack)
@@ -222,7 +229,7 @@ class MarieAgent:
         self, start: ImaginationStart, *, use_kv_cache: bool = True, generator: torch.Generator | None = None
     ) -> ImaginedRollout:
         """Roll the current policy out in the world model (``generator``: the agent's own stream by default)."""
-        gen = self._gen if generator is None else generator
+        gen = self._wm_gen if generator is None else generator
         return imagine(self.world_model, self.tokenizer, self._policy, start, self.cfg.imagination,
                        use_kv_cache=use_kv_cache, generator=gen)  # fmt: skip
 
@@ -299,6 +306,7 @@ class MarieAgent:
             "episodes": self.episodes.state_dict(),
             "counters": {"accum": self.accum, "rounds": self.rounds, "target_counter": self.target_counter},
             "generator": self._gen.get_state(),
+            **({} if self._wm_gen is self._gen else {"wm_generator": self._wm_gen.get_state()}),
             "np_rng": self._np_rng.bit_generator.state,
             "timings": dict(self.timings),
         }
@@ -312,6 +320,8 @@ class MarieAgent:
         counters = state["counters"]
         self.accum, self.rounds, self.target_counter = counters["accum"], counters["rounds"], counters["target_counter"]
         self._gen.set_state(state["generator"])
+        if self._wm_gen is not self._gen:
+            self._wm_gen.set_state(state["wm_generator"])
         self._np_rng.bit_generator.state = state["np_rng"]
         self.timings = defaultdict(float, state["timings"])
 

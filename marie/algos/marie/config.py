@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from marie.errors import UsageError
-from marie.models.configs import TOKENIZER_KINDS, ImaginationConfig, TokenizerConfig, WorldModelConfig
+from marie.models.configs import PRECISIONS, TOKENIZER_KINDS, ImaginationConfig, TokenizerConfig, WorldModelConfig
 from marie.registry import AlgorithmSpec
 from marie.rl.configs import ActorCriticConfig, PPOConfig
 
@@ -62,6 +62,7 @@ class MarieConfig:
             ("marie.tokenizer.kind (--tokenizer)", self.tokenizer.kind, TOKENIZER_KINDS),
             ("marie.start_sampling", self.start_sampling, ("episode", "step")),
             ("marie.actor_critic.kind", self.actor_critic.kind, ("smac", "mappo_style")),
+            ("marie.world_model.precision", self.world_model.precision, PRECISIONS),
         ]
         for name, value, valid in checks:
             if value not in valid:
