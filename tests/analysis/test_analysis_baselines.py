@@ -10,6 +10,7 @@ from analysis.baselines import BaselineError, load_baseline
 from analysis.evidence import load_evidence
 from analysis.reference import CONVERSIONS, REFERENCE_DIR
 from analysis.table import final_table
+from conftest import QUICK_SUITE
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "results" / "baselines" / "examples" / "qmix_smax_example.csv"
@@ -168,9 +169,9 @@ def test_notes_appear_in_the_table_outputs(tmp_path, quick_metrics):
     bad = write(tmp_path, "method,env,map,seed,step,metric,value,eval_mode,provenance\n"
                           "QMIX,smax,3M,1,12000,eval/win_rate,0.5,paper,x\n", "typo.csv")  # fmt: skip
     out = [tmp_path / "t.md", tmp_path / "t.html", tmp_path / "a.md"]
-    assert main(["table", "--suite", "quick", "--metrics", str(quick_metrics), "--baseline", str(bad),
+    assert main(["table", "--suite", QUICK_SUITE, "--metrics", str(quick_metrics), "--baseline", str(bad),
                  "--out", str(out[0]), "--out", str(out[1])]) == 0  # fmt: skip
-    assert main(["aggregates", "--suite", "quick", "--metrics", str(quick_metrics), "--baseline", str(bad),
+    assert main(["aggregates", "--suite", QUICK_SUITE, "--metrics", str(quick_metrics), "--baseline", str(bad),
                  "--out", str(out[2])]) == 0  # fmt: skip
     for path in out:
         assert "typo.csv: 1 row on maps outside suite" in path.read_text() and "did you mean" in path.read_text()

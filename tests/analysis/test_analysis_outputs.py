@@ -8,6 +8,7 @@ import pandas as pd
 from PIL import Image
 
 from analysis.__main__ import main
+from conftest import QUICK_SUITE
 from analysis.stats import Interval
 from analysis.table import Measured, compare, position
 
@@ -49,7 +50,7 @@ def _run(*args) -> None:
 
 
 def test_figures_are_written_and_not_blank(tmp_path, quick_metrics):
-    common = ["--suite", "quick", "--metrics", quick_metrics, *sum((["--baseline", b] for b in BASELINES), [])]
+    common = ["--suite", QUICK_SUITE, "--metrics", quick_metrics, *sum((["--baseline", b] for b in BASELINES), [])]
     for env in ("smax", "pettingzoo", "mamujoco"):
         _run("curves", *common, "--env", env, "--out", tmp_path / f"c_{env}.png", "--out", tmp_path / f"c_{env}.pdf")
     _run(
@@ -69,13 +70,13 @@ def test_figures_are_written_and_not_blank(tmp_path, quick_metrics):
 
 def test_return_families_aggregate_with_fixed_ranges(tmp_path, quick_metrics):
     ranges = json.dumps({"simple_spread_v3": [-60, -10], "HalfCheetah-2x3": [-60, -10]})
-    _run("aggregates", "--suite", "quick", "--metrics", quick_metrics, "--normalisation", ranges,
+    _run("aggregates", "--suite", QUICK_SUITE, "--metrics", quick_metrics, "--normalisation", ranges,
          "--out", tmp_path / "a.csv")
     assert set(pd.read_csv(tmp_path / "a.csv")["env"]) == {"smax", "pettingzoo", "mamujoco"}
 
 
 def test_final_table_labels_smax_and_states_both_budgets(tmp_path, quick_metrics):
-    args = ["table", "--suite", "quick", "--metrics", quick_metrics, *sum((["--baseline", b] for b in BASELINES), [])]
+    args = ["table", "--suite", QUICK_SUITE, "--metrics", quick_metrics, *sum((["--baseline", b] for b in BASELINES), [])]
     _run(*args, "--out", tmp_path / "t.csv", "--out", tmp_path / "t.md", "--out", tmp_path / "t.html")
     table = pd.read_csv(tmp_path / "t.csv", keep_default_na=False)
     marie_3m = table[(table["env"] == "smax") & (table["map"] == "3m") & (table["method"] == "MARIE")].iloc[0]
@@ -89,12 +90,12 @@ def test_final_table_labels_smax_and_states_both_budgets(tmp_path, quick_metrics
 
 
 def test_reproduction_report_and_marl_eval(tmp_path, quick_metrics):
-    base = ["--suite", "quick", "--metrics", quick_metrics, *sum((["--baseline", b] for b in BASELINES), [])]
+    base = ["--suite", QUICK_SUITE, "--metrics", quick_metrics, *sum((["--baseline", b] for b in BASELINES), [])]
     _run("table", *base, "--out", tmp_path / "t.csv")
     _run("aggregates", *base, "--out", tmp_path / "a.csv")
     prov = tmp_path / "p.csv"
     pd.DataFrame([{"env": "smax", "git_sha": "abc1234"}]).to_csv(prov, index=False)
-    _run("report", "--suite", "quick", "--table", tmp_path / "t.csv", "--aggregates", tmp_path / "a.csv",
+    _run("report", "--suite", QUICK_SUITE, "--table", tmp_path / "t.csv", "--aggregates", tmp_path / "a.csv",
          "--provenance", prov, "--metrics", quick_metrics, "--out", tmp_path / "r.md", "--out", tmp_path / "r.html")
     text = (tmp_path / "r.md").read_text()
     for expected in ("## What differs from the paper", "SMAX (JaxMARL), a stand-in", "budget 12K env steps vs the paper's 100K",
@@ -209,12 +210,12 @@ def test_report_html_never_passes_markup_from_baselines(tmp_path, quick_metrics)
         "<script>alert(1)</script>,smax,3m,,12000,eval/win_rate,0.5,0.1,4,paper,<b>SMAX</b>,"
         "[click](javascript:alert(2)) <img src=x onerror=alert(3)>\n"
     )
-    base = ["--suite", "quick", "--metrics", quick_metrics, "--baseline", evil]
+    base = ["--suite", QUICK_SUITE, "--metrics", quick_metrics, "--baseline", evil]
     _run("table", *base, "--out", tmp_path / "t.csv", "--out", tmp_path / "t.md", "--out", tmp_path / "t.html")
     _run("aggregates", *base, "--out", tmp_path / "a.csv")
     prov = tmp_path / "p.csv"
     pd.DataFrame([{"env": "smax", "host": "<script>alert(4)</script>"}]).to_csv(prov, index=False)
-    _run("report", "--suite", "quick", "--table", tmp_path / "t.csv", "--aggregates", tmp_path / "a.csv",
+    _run("report", "--suite", QUICK_SUITE, "--table", tmp_path / "t.csv", "--aggregates", tmp_path / "a.csv",
          "--provenance", prov, "--metrics", quick_metrics, "--out", tmp_path / "r.md", "--out", tmp_path / "r.html")
     for name in ("r.html", "t.html", "r.md", "t.md"):
         text = (tmp_path / name).read_text().lower()
@@ -224,7 +225,7 @@ def test_report_html_never_passes_markup_from_baselines(tmp_path, quick_metrics)
 
 
 def test_final_last_k_from_the_command_line_reaches_the_report(tmp_path, quick_metrics):
-    base = ["--suite", "quick", "--metrics", quick_metrics, "--final", "last_k", "--last-k", "3"]
+    base = ["--suite", QUICK_SUITE, "--metrics", quick_metrics, "--final", "last_k", "--last-k", "3"]
     _run("table", *base, "--out", tmp_path / "t.csv", "--out", tmp_path / "t.md")
     _run("aggregates", *base, "--out", tmp_path / "a.csv", "--out", tmp_path / "a.md")
     table = pd.read_csv(tmp_path / "t.csv")
@@ -235,7 +236,7 @@ def test_final_last_k_from_the_command_line_reaches_the_report(tmp_path, quick_m
     assert "final score = mean of the last 3 evaluations" in (tmp_path / "a.md").read_text()
     prov = tmp_path / "p.csv"
     pd.DataFrame([{"env": "smax"}]).to_csv(prov, index=False)
-    _run("report", "--suite", "quick", "--table", tmp_path / "t.csv", "--aggregates", tmp_path / "a.csv",
+    _run("report", "--suite", QUICK_SUITE, "--table", tmp_path / "t.csv", "--aggregates", tmp_path / "a.csv",
          "--provenance", prov, "--out", tmp_path / "r.md")
     report = (tmp_path / "r.md").read_text()
     assert "final score of a seed = its mean of the last 3 evaluations" in report
@@ -243,7 +244,7 @@ def test_final_last_k_from_the_command_line_reaches_the_report(tmp_path, quick_m
 
 
 def test_default_report_shows_last_k_mean_beside_the_final(tmp_path, quick_metrics):
-    _run("table", "--suite", "quick", "--metrics", quick_metrics, "--out", tmp_path / "t.md")
+    _run("table", "--suite", QUICK_SUITE, "--metrics", quick_metrics, "--out", tmp_path / "t.md")
     md = (tmp_path / "t.md").read_text()
     assert "ours (last evaluation): mean [95% t-interval over seeds]" in md and "ours: last-5 mean" in md
     assert "curve mean" in md
