@@ -55,6 +55,11 @@ class WorldModelConfig:
     perceiver_ff_mult: int = 4  # GEGLU feed-forward: dim -> 2*mult*dim -> (split) -> dim
     perceiver_dropout: float = 0.1
     max_agents: int = 30  # rows of the fixed sinusoid agent-ID table (30 in the original)
+    # Scale of the Perceiver's learned latents (init std) and of its fixed agent-ID table. 1.0 as the original:
+    # both then dwarf the token embeddings (std 0.02), so the aggregated token - the one the reward and continuation
+    # heads read - barely varies with the agents' observations and actions early in training. 0.02 puts them on the
+    # embeddings' scale (README, "HalfCheetah 2x3"). Not a fix of a bug: a deviation, used only where a preset says.
+    aggregate_init_scale: float = 1.0
     head_hidden: int = 256  # width of the prediction heads' hidden layers
     ce_for_r: bool = False  # HL-Gauss reward head on symlog targets instead of Smooth-L1 on raw rewards
     ce_for_av: bool = True  # avail head as per-action 2-class CE (every published SMAC run passes --ce_for_av)
@@ -87,6 +92,8 @@ class WorldModelConfig:
             raise ValueError(f"world_model.precision {self.precision!r} is not one of {', '.join(PRECISIONS)}")
         if self.embed_dim % self.num_heads:
             raise ValueError(f"embed_dim {self.embed_dim} is not divisible by num_heads {self.num_heads}")
+        if self.aggregate_init_scale <= 0:
+            raise ValueError(f"aggregate_init_scale {self.aggregate_init_scale} must be positive")
         if self.reward_max <= self.reward_min:
             raise ValueError(f"reward range [{self.reward_min}, {self.reward_max}] is empty")
 

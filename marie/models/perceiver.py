@@ -67,9 +67,9 @@ class Attention(nn.Module):
 
 
 class Perceiver(nn.Module):
-    """N learned latents (std-1 init) cross-attend to all agents' tokens, then ``depth`` latent self-attention blocks.
+    """N learned latents (std-``init_scale`` init) cross-attend to all agents' tokens, then ``depth`` latent self-attention blocks.
 
-    Input (G, N, M, dim): M tokens per agent; agent i's tokens all get row i of a fixed sinusoid table, and nothing
+    Input (G, N, M, dim): M tokens per agent; agent i's tokens all get row i of a fixed sinusoid table (times ``init_scale``), and nothing
     marks a token's slot inside its agent's set. Output (G, N, dim): latent i becomes agent i's aggregated token.
     """
 
@@ -83,12 +83,13 @@ class Perceiver(nn.Module):
         ff_mult: int,
         dropout: float,
         max_agents: int,
+        init_scale: float = 1.0,
     ) -> None:
         super().__init__()
         if num_latents > max_agents:
             raise ValueError(f"{num_latents} agents exceed the agent-ID table of {max_agents} rows (max_agents)")
-        self.latents = nn.Parameter(torch.randn(num_latents, dim))
-        self.register_buffer("agent_ids", sinusoid_table(max_agents, dim), persistent=False)
+        self.latents = nn.Parameter(torch.randn(num_latents, dim) * init_scale)
+        self.register_buffer("agent_ids", sinusoid_table(max_agents, dim) * init_scale, persistent=False)
         self.cross_attn = PreNorm(dim, Attention(dim, heads, dim_head, dropout), context_dim=dim)
         self.cross_ff = PreNorm(dim, GEGLUFeedForward(dim, ff_mult, dropout))
         self.layers = nn.ModuleList(

@@ -126,6 +126,7 @@ class WorldModel(nn.Module):
             ff_mult=cfg.perceiver_ff_mult,
             dropout=cfg.perceiver_dropout,
             max_agents=cfg.max_agents,
+            init_scale=cfg.aggregate_init_scale,
         )
         self.transformer = Transformer(cfg.num_layers, dim, cfg.num_heads, cfg.dropout)
 

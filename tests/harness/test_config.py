@@ -81,7 +81,7 @@ def test_the_quick_preset_has_its_own_smax_schedule_and_only_there() -> None:
 
 
 # Keys added after the recording (each a new `key: value` line of its section; everything else must be unchanged).
-ADDED_SINCE = {"checkpoint_every_steps", "precision"}
+ADDED_SINCE = {"checkpoint_every_steps", "precision", "aggregate_init_scale"}
 
 
 def test_every_resolved_config_is_what_it_was_before_the_config_became_a_package() -> None:

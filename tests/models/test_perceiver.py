@@ -47,3 +47,29 @@ def test_latents_keep_std_one_init_and_output_shape() -> None:
     perceiver = Perceiver(20, dim=256, depth=2, heads=8, dim_head=64, ff_mult=4, dropout=0.1, max_agents=30)
     assert 0.9 < float(perceiver.latents.detach().std()) < 1.1
     assert perceiver(torch.randn(3, 20, 4, 256)).shape == (3, 20, 256)
+
+
+def test_init_scale_shrinks_latents_and_agent_ids_alike() -> None:
+    torch.manual_seed(0)
+    base = Perceiver(4, dim=64, depth=1, heads=4, dim_head=16, ff_mult=2, dropout=0.0, max_agents=30)
+    torch.manual_seed(0)
+    small = Perceiver(4, dim=64, depth=1, heads=4, dim_head=16, ff_mult=2, dropout=0.0, max_agents=30, init_scale=0.02)
+    assert torch.allclose(small.latents, base.latents * 0.02)
+    assert torch.allclose(small.agent_ids, base.agent_ids * 0.02)
+
+
+def test_small_init_scale_lets_the_tokens_move_the_aggregated_token() -> None:
+    """Why the switch exists: with the original scale the output barely depends on the tokens (std-0.02 embeddings),
+    at 0.02 it does. Relative spread across inputs of each agent's output, at initialisation."""
+    spreads = {}
+    for scale in (1.0, 0.02):
+        torch.manual_seed(0)
+        perceiver = Perceiver(3, 64, 1, 4, 16, 2, 0.0, 30, init_scale=scale).eval()
+        for module in perceiver.modules():  # the world model's init (N(0, 0.02) Linear weights)
+            if isinstance(module, torch.nn.Linear):
+                torch.nn.init.normal_(module.weight, std=0.02)
+                torch.nn.init.zeros_(module.bias)
+        with torch.no_grad():
+            out = perceiver(torch.randn(64, 3, 5, 64) * 0.02)
+        spreads[scale] = float((out.std(0) / out.abs().mean(0)).mean())
+    assert spreads[0.02] > 10 * spreads[1.0]
