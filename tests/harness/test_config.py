@@ -66,14 +66,19 @@ def test_parse_override_reads_yaml_values():
         parse_override("=3")
 
 
-def test_the_quick_preset_has_its_own_smax_schedule_and_only_there() -> None:
+def test_the_quick_preset_has_its_own_smax_and_mamujoco_schedules_and_only_there() -> None:
     quick_smax = build_config("smax", "3m", preset="quick")
     assert quick_smax.marie.reward_scale == 10.0 and quick_smax.marie.world_model.updates_per_round == 50
     assert quick_smax.marie.tokenizer.num_tokens == 4  # the SMAX schedule's own token count
     assert quick_smax.marie.tokenizer.embed_dim == 32  # the generic quick sizes still apply
-    assert build_config("mamujoco", "HalfCheetah", preset="quick").marie.tokenizer.num_tokens == 8
     quick_mujoco = build_config("mamujoco", "HalfCheetah", preset="quick")
-    assert quick_mujoco.marie.reward_scale == 1.0 and quick_mujoco.marie.world_model.updates_per_round == 25
+    assert quick_mujoco.marie.reward_scale == 10.0 and quick_mujoco.marie.world_model.updates_per_round == 50
+    assert quick_mujoco.marie.tokenizer.num_tokens == 4 and quick_mujoco.marie.world_model.lr == 1e-3
+    assert quick_mujoco.marie.schedule.actor_critic_start_round == 3  # SMAX's late policy start is not part of it
+    assert quick_mujoco.marie.world_model.aggregate_init_scale == 1.0  # measured worse at 0.02: not used
+    quick_mpe = build_config("pettingzoo", "simple_spread_v3", preset="quick")  # the generic quick schedule
+    assert quick_mpe.marie.reward_scale == 1.0 and quick_mpe.marie.world_model.updates_per_round == 25
+    assert quick_mpe.marie.tokenizer.num_tokens == 8
     paper_smax = build_config("smax", "3m", preset="paper")
     assert paper_smax.marie.reward_scale == 1.0 and paper_smax.marie.world_model.lr == 1e-4
     overridden = build_config("smax", "3m", preset="quick", overrides=["marie.reward_scale=1"])
