@@ -235,13 +235,11 @@ PRESET_ENV: dict[tuple[str, str], dict[str, Any]] = {
         "imagination.num_starts": 256,
     },
     # HalfCheetah 2x3 (and the other MAMuJoCo tasks) under the generic quick schedule: the eval return stays at
-    # -8 and -15 over the last third of 20K steps (seeds 1-2). Its reward head never gets below the error of
-    # predicting the median reward (holdout MAE 0.345; a linear fit on (observation, action) reaches 0.10): the heads
-    # read the aggregated token, which the Perceiver's std-1 latents and agent-ID table keep almost constant at init. The SMAX
-    # levers - reward x10, 4 tokens per observation, 50 updates per round at lr 1e-3 in one pass - raise the last
-    # third to 86 and 32 at a lower cost per round. Shrinking the latents and IDs to the embeddings' scale on top
-    # (world_model.aggregate_init_scale=0.02) lowered the reward error a little but made the return worse (-40, -12).
-    # MAPPO is still ahead here (README "What the default quick suite shows").
+    # -8 and -15 over the last third of 20K steps (seeds 1-2). The SMAX levers - reward x10, 4 tokens per
+    # observation, 50 updates per round at lr 1e-3 in one pass - raise it to 86 and 32 at a lower cost per round.
+    # MAPPO is still ahead: the reward stays unpredictable from the tokens (scripts/reward_probe.py), and neither
+    # FSQ, 16 tokens, more tokenizer updates, an HL-Gauss reward head, a later policy start nor a smaller
+    # aggregation scale (world_model.aggregate_init_scale) helped (README "How the quick schedules were chosen").
     ("quick", "mamujoco"): {
         "tokenizer.num_tokens": 4,
         "reward_scale": 10.0,
