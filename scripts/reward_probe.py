@@ -4,7 +4,8 @@ Loads a MARIE run directory's checkpoint (its replay buffer and tokenizer) and f
 reward (in the world model's units, i.e. after `marie.reward_scale`) on the last 80%/20% split of the buffer, from:
 raw observations + actions, the tokenizer's reconstruction + actions, and each alone. If the reconstruction explains
 far less than the raw observation, the tokenizer is the bottleneck: the world model only ever sees tokens. It also
-prints the per-dimension reconstruction error beside each dimension's spread (agent 0).
+prints the per-dimension reconstruction error beside each dimension's spread (agent 0). ``--mlp`` adds a nonlinear
+check: a small MLP fitted on raw observations + actions and on the tokens themselves (one-hot) + actions.
 
     python scripts/reward_probe.py results/runs/quick/mamujoco/HalfCheetah-2x3/marie/seed1
 """
@@ -35,9 +36,28 @@ def ridge_mae(features: np.ndarray, target: np.ndarray, train_share: float = 0.8
     return float(np.abs(x[cut:] @ w - target[cut:]).mean())
 
 
+def mlp_mae(features: torch.Tensor, target: torch.Tensor, train_share: float = 0.8, steps: int = 3000) -> float:
+    """Held-out MAE of a 2x256 ReLU MLP (Smooth-L1, Adam) on standardised features; deterministic (seed 0)."""
+    torch.manual_seed(0)
+    cut = int(train_share * len(features))
+    x = (features - features[:cut].mean(0)) / (features[:cut].std(0) + 1e-6)
+    net = torch.nn.Sequential(torch.nn.Linear(x.shape[1], 256), torch.nn.ReLU(), torch.nn.Linear(256, 256),
+                              torch.nn.ReLU(), torch.nn.Linear(256, 1))  # fmt: skip
+    opt = torch.optim.Adam(net.parameters(), lr=1e-3, weight_decay=1e-4)
+    for _ in range(steps):
+        idx = torch.randint(0, cut, (256,))
+        loss = torch.nn.functional.smooth_l1_loss(net(x[idx]).squeeze(-1), target[idx])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    with torch.no_grad():
+        return float((net(x[cut:]).squeeze(-1) - target[cut:]).abs().mean())
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("run_dir", type=Path)
+    parser.add_argument("--mlp", action="store_true", help="also fit small MLPs (about a minute on one core)")
     args = parser.parse_args(argv)
     checkpoint = args.run_dir / "checkpoints" / "latest.pt"
     if not checkpoint.is_file():
@@ -71,6 +91,15 @@ def main(argv: list[str] | None = None) -> int:
     }
     for name, features in rows.items():
         print(f"  linear fit on {name:<28} held-out MAE {ridge_mae(features, reward):.3f}")
+    if args.mlp:
+        with torch.no_grad():
+            tokens = agent.tokenizer.encode(torch.from_numpy(obs))
+        one_hot = torch.nn.functional.one_hot(tokens, agent.tokenizer.vocab_size).float().reshape(n, -1)
+        act_t, reward_t = torch.from_numpy(actions), torch.from_numpy(reward)
+        raw = mlp_mae(torch.cat([torch.from_numpy(flat(obs)), act_t], dim=1), reward_t)
+        via_tokens = mlp_mae(torch.cat([one_hot, act_t], dim=1), reward_t)
+        print(f"  MLP fit on {'raw obs + actions':<33} held-out MAE {raw:.3f}")
+        print(f"  MLP fit on {'tokens (one-hot) + actions':<33} held-out MAE {via_tokens:.3f}")
     np.set_printoptions(precision=2, suppress=True, linewidth=120)
     print("  agent 0, per obs dimension: reconstruction error (mean abs)", np.abs(recon - obs)[:, 0].mean(0))
     print("  agent 0, per obs dimension: spread (std)                   ", obs[:, 0].std(0))

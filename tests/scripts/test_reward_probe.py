@@ -39,6 +39,16 @@ def test_probe_runs_on_a_smoke_marie_run(tmp_path):
     run = tmp_path / "run"
     subprocess.run([sys.executable, "-m", "marie", "train", "--env", "smax", "--env_name", "3m", "--seed", "1", "--steps", "700",
                     "--preset", "smoke", "--out-dir", str(run)], check=True, capture_output=True)  # fmt: skip
-    result = subprocess.run([sys.executable, str(SCRIPT), str(run)], capture_output=True, text=True)
+    result = subprocess.run([sys.executable, str(SCRIPT), str(run), "--mlp"], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-2000:]
-    assert "linear fit on reconstructed obs + actions" in result.stdout
+    assert "linear fit on reconstructed obs + actions" in result.stdout and "MLP fit on tokens" in result.stdout
+
+
+def test_mlp_fit_finds_a_nonlinear_reward():
+    import torch
+
+    probe = load_probe()
+    torch.manual_seed(1)
+    x = torch.randn(3000, 3)
+    target = x[:, 0] ** 2 + torch.sin(2 * x[:, 1])  # no linear part: a linear fit stays near the median's error
+    assert probe.mlp_mae(x, target, steps=1500) < 0.5 * float((target - target.median()).abs().mean())
