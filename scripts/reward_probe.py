@@ -18,13 +18,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import yaml
 
 from marie.config import from_dict
-from marie.contract import split_map
+from marie.errors import RunDirectoryError
 from marie.envs import make_env
 from marie.registry import factory
-from marie.training.checkpoint_codec import decode
+from marie.training.run_dir import RunDirectory
 
 
 def ridge_mae(features: np.ndarray, target: np.ndarray, train_share: float = 0.8) -> float:
@@ -59,27 +58,30 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("run_dir", type=Path)
     parser.add_argument("--mlp", action="store_true", help="also fit small MLPs (about a minute on one core)")
     args = parser.parse_args(argv)
-    checkpoint = args.run_dir / "checkpoints" / "latest.pt"
-    if not checkpoint.is_file():
-        print(f"reward_probe: {checkpoint} does not exist (a MARIE run directory with a checkpoint is needed)")
+    run = RunDirectory(args.run_dir)
+    if not run.has_checkpoint():
+        print(f"reward_probe: {run.checkpoint_path} does not exist (a MARIE run directory with a checkpoint is needed)")
         return 2
-    cfg = from_dict(yaml.safe_load((args.run_dir / "config.resolved.yaml").read_text()))
+    try:
+        cfg = from_dict(run.existing_config())
+        state = run.load_checkpoint()
+    except RunDirectoryError as exc:
+        print(f"reward_probe: {exc}")
+        return 2
     if cfg.run.algo != "marie":
         print(f"reward_probe: {args.run_dir} is a {cfg.run.algo!r} run; only 'marie' runs have a tokenizer")
         return 2
-    scenario, agent_conf = cfg.env.env_name, cfg.env.agent_conf
-    if agent_conf is None and cfg.env.env == "mamujoco":  # resolved configs keep the canonical "Task-AxB" name
-        scenario, agent_conf = split_map(cfg.env.env, scenario)
-    env = make_env(cfg.env.env, scenario, agent_conf, 1)
+    env = make_env(cfg.env.env, cfg.env.env_name, cfg.env.agent_conf, 1)
     agent = factory("marie")(env.spec, cfg, torch.device("cpu"))
-    agent.load_state_dict(decode(torch.load(checkpoint, map_location="cpu", weights_only=True))["agent"])
+    agent.load_state_dict(state["agent"])
     env.close()
 
     arrays, n = agent.buffer.arrays, agent.buffer.size
     obs, actions = arrays["obs"][:n], arrays["actions"][:n].reshape(n, -1).astype(np.float32)
     reward = arrays["reward"][:n, 0]
     with torch.no_grad():
-        recon = agent.tokenizer.encode_decode(torch.from_numpy(obs)).numpy()
+        tokens = agent.tokenizer.encode(torch.from_numpy(obs))
+        recon = agent.tokenizer.decode(tokens).numpy()
     flat = lambda a: a.reshape(n, -1)  # noqa: E731
     print(f"{args.run_dir}: {n} stored steps; reward std {reward.std():.3f}, "
           f"MAE of predicting the median {np.abs(reward - np.median(reward)).mean():.3f}")  # fmt: skip
@@ -92,8 +94,6 @@ def main(argv: list[str] | None = None) -> int:
     for name, features in rows.items():
         print(f"  linear fit on {name:<28} held-out MAE {ridge_mae(features, reward):.3f}")
     if args.mlp:
-        with torch.no_grad():
-            tokens = agent.tokenizer.encode(torch.from_numpy(obs))
         one_hot = torch.nn.functional.one_hot(tokens, agent.tokenizer.vocab_size).float().reshape(n, -1)
         act_t, reward_t = torch.from_numpy(actions), torch.from_numpy(reward)
         raw = mlp_mae(torch.cat([torch.from_numpy(flat(obs)), act_t], dim=1), reward_t)

@@ -67,10 +67,12 @@ class Attention(nn.Module):
 
 
 class Perceiver(nn.Module):
-    """N learned latents (std-``init_scale`` init) cross-attend to all agents' tokens, then ``depth`` latent self-attention blocks.
+    """N learned latents (std-``init_scale`` init) cross-attend to all agents' tokens, then ``depth`` latent
+    self-attention blocks.
 
-    Input (G, N, M, dim): M tokens per agent; agent i's tokens all get row i of a fixed sinusoid table (times ``init_scale``), and nothing
-    marks a token's slot inside its agent's set. Output (G, N, dim): latent i becomes agent i's aggregated token.
+    Input (G, N, M, dim): M tokens per agent; agent i's tokens all get row i of a fixed sinusoid table (times
+    ``init_scale``), and nothing marks a token's slot inside its agent's set. Output (G, N, dim): latent i becomes
+    agent i's aggregated token.
     """
 
     def __init__(

@@ -53,7 +53,7 @@ def test_init_scale_shrinks_latents_and_agent_ids_alike() -> None:
     torch.manual_seed(0)
     base = Perceiver(4, dim=64, depth=1, heads=4, dim_head=16, ff_mult=2, dropout=0.0, max_agents=30)
     torch.manual_seed(0)
-    small = Perceiver(4, dim=64, depth=1, heads=4, dim_head=16, ff_mult=2, dropout=0.0, max_agents=30, init_scale=0.02)
+    small = Perceiver(4, 64, depth=1, heads=4, dim_head=16, ff_mult=2, dropout=0.0, max_agents=30, init_scale=0.02)
     assert torch.allclose(small.latents, base.latents * 0.02)
     assert torch.allclose(small.agent_ids, base.agent_ids * 0.02)
 

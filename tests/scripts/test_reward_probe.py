@@ -37,8 +37,9 @@ def test_a_missing_checkpoint_is_one_line_and_exit_2(tmp_path):
 @pytest.mark.slow
 def test_probe_runs_on_a_smoke_marie_run(tmp_path):
     run = tmp_path / "run"
-    subprocess.run([sys.executable, "-m", "marie", "train", "--env", "smax", "--env_name", "3m", "--seed", "1", "--steps", "700",
-                    "--preset", "smoke", "--out-dir", str(run)], check=True, capture_output=True)  # fmt: skip
+    command = [sys.executable, "-m", "marie", "train", "--env", "smax", "--env_name", "3m", "--seed", "1",
+               "--steps", "700", "--preset", "smoke", "--out-dir", str(run)]  # fmt: skip
+    subprocess.run(command, check=True, capture_output=True)
     result = subprocess.run([sys.executable, str(SCRIPT), str(run), "--mlp"], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "linear fit on reconstructed obs + actions" in result.stdout and "MLP fit on tokens" in result.stdout
