@@ -6,8 +6,13 @@ raw observations + actions, the tokenizer's reconstruction + actions, and each a
 far less than the raw observation, the tokenizer is the bottleneck: the world model only ever sees tokens. It also
 prints the per-dimension reconstruction error beside each dimension's spread (agent 0). ``--mlp`` adds a nonlinear
 check: a small MLP fitted on raw observations + actions and on the tokens themselves (one-hot) + actions.
+``--world-model R`` asks whether the world model can learn the reward that is there: it trains a fresh world model
+(the run's config, plus any ``--set key=value``) for R rounds of updates on the stored buffer with the run's tokenizer,
+then prints its reward error and ridge fits, on the same sampled sequences, from the aggregated token's output (what
+the reward head reads) and from each agent's own raw observation + action.
 
     python scripts/reward_probe.py results/runs/quick/mamujoco/HalfCheetah-2x3/marie/seed1
+    python scripts/reward_probe.py RUN --world-model 16 --set marie.world_model.aggregate_init_scale=0.02
 """
 
 from __future__ import annotations
@@ -19,10 +24,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from marie.config import from_dict
-from marie.errors import RunDirectoryError
+from marie.config import from_dict, parse_override, set_dotted
+from marie.errors import RunDirectoryError, UsageError
 from marie.envs import make_env
 from marie.registry import factory
+from marie.contract import CONFIG_FILE
 from marie.training.run_dir import RunDirectory
 
 
@@ -53,19 +59,62 @@ def mlp_mae(features: torch.Tensor, target: torch.Tensor, train_share: float = 0
         return float((net(x[cut:]).squeeze(-1) - target[cut:]).abs().mean())
 
 
+def world_model_fit(loaded, cfg, spec, rounds: int, batches: int = 60) -> dict[str, float]:
+    """Train a fresh world model (config ``cfg``) on ``loaded``'s buffer with its tokenizer for ``rounds`` rounds;
+    return its last training reward MAE and held-out ridge MAEs of the reward on ``batches`` sampled batches from
+    the aggregated token's output and from the raw own observation + action, all in env reward units."""
+    torch.manual_seed(0)
+    agent = factory("marie")(spec, cfg, torch.device("cpu"))
+    agent.tokenizer.load_state_dict(loaded.tokenizer.state_dict())
+    agent.buffer = loaded.buffer
+    metrics: dict[str, float] = {}
+    for done in range(1, rounds + 1):
+        metrics = agent.train_world_model()
+        print(f"  world model round {done}/{rounds}: training reward MAE {metrics['world_model/reward_mae']:.3f}",
+              file=sys.stderr, flush=True)  # fmt: skip
+    wm, wc, gen = agent.world_model.eval(), cfg.marie.world_model, torch.Generator().manual_seed(1)
+    hidden, raw, reward = [], [], []
+    with torch.no_grad():
+        for _ in range(batches):
+            sample = agent.buffer.sample(wc.batch_size, wc.max_blocks, "model", cfg.marie.sample_temp, gen)
+            batch = agent.world_model_batch(sample, slice(None))
+            rows = lambda a: np.asarray(a).swapaxes(1, 2).reshape(-1, *np.shape(a)[3:])  # noqa: E731  (B*N*T, ...)
+            hidden.append(wm.hidden_states(batch)[:, :, -1].reshape(-1, wm.cfg.embed_dim).numpy())
+            own_actions = rows(sample.actions).reshape(len(hidden[-1]), -1)
+            raw.append(np.concatenate([rows(sample.obs), own_actions], axis=1))
+            reward.append(rows(sample.reward))
+    target = np.concatenate(reward).reshape(-1) / cfg.marie.reward_scale
+    return {
+        "training reward MAE": metrics.get("world_model/reward_mae", float("nan")),
+        "MAE of the sampled rewards' median": float(np.abs(target - np.median(target)).mean()),
+        "ridge from the aggregated token's output": ridge_mae(np.concatenate(hidden), target),
+        "ridge from own raw obs + own action": ridge_mae(np.concatenate(raw), target),
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("run_dir", type=Path)
     parser.add_argument("--mlp", action="store_true", help="also fit small MLPs (about a minute on one core)")
+    parser.add_argument("--world-model", type=int, default=0, metavar="ROUNDS",
+                        help="also train a fresh world model for ROUNDS rounds on the buffer (see above)")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="config change for the --world-model fit, e.g. marie.world_model.lr=3e-4")  # fmt: skip
     args = parser.parse_args(argv)
     run = RunDirectory(args.run_dir)
     if not run.has_checkpoint():
         print(f"reward_probe: {run.checkpoint_path} does not exist (a MARIE run directory with a checkpoint is needed)")
         return 2
     try:
-        cfg = from_dict(run.existing_config())
+        stored = run.existing_config()
+        if stored is None:
+            print(f"reward_probe: {run.root / CONFIG_FILE} does not exist (a MARIE run directory is needed)")
+            return 2
+        cfg, probe_cfg = from_dict(stored), from_dict(stored)
+        for text in args.overrides:
+            set_dotted(probe_cfg, *parse_override(text))
         state = run.load_checkpoint()
-    except RunDirectoryError as exc:
+    except (RunDirectoryError, UsageError) as exc:
         print(f"reward_probe: {exc}")
         return 2
     if cfg.run.algo != "marie":
@@ -100,6 +149,12 @@ def main(argv: list[str] | None = None) -> int:
         via_tokens = mlp_mae(torch.cat([one_hot, act_t], dim=1), reward_t)
         print(f"  MLP fit on {'raw obs + actions':<33} held-out MAE {raw:.3f}")
         print(f"  MLP fit on {'tokens (one-hot) + actions':<33} held-out MAE {via_tokens:.3f}")
+    if args.world_model > 0:
+        fit = world_model_fit(agent, probe_cfg, env.spec, args.world_model)
+        print(f"  a fresh world model after {args.world_model} rounds, reward MAE in env units"
+              + (f" ({', '.join(args.overrides)})" if args.overrides else "") + ":")  # fmt: skip
+        for name, value in fit.items():
+            print(f"    {name:<44} {value:.3f}")
     np.set_printoptions(precision=2, suppress=True, linewidth=120)
     print("  agent 0, per obs dimension: reconstruction error (mean abs)", np.abs(recon - obs)[:, 0].mean(0))
     print("  agent 0, per obs dimension: spread (std)                   ", obs[:, 0].std(0))

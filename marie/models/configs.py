@@ -58,7 +58,8 @@ class WorldModelConfig:
     # Scale of the Perceiver's learned latents (init std) and of its fixed agent-ID table. 1.0 as the original:
     # both then dwarf the token embeddings (std 0.02), so the aggregated token - the one the reward and continuation
     # heads read - barely varies with the agents' observations and actions early in training. 0.02 puts them on the
-    # embeddings' scale (README, "HalfCheetah 2x3"). A deviation, not a bug fix; no preset uses it (measured worse).
+    # embeddings' scale: on HalfCheetah the reward then starts to be learned, slowly, and the returns got worse
+    # (README, "HalfCheetah 2x3"). A deviation, not a bug fix; no preset uses it.
     aggregate_init_scale: float = 1.0
     head_hidden: int = 256  # width of the prediction heads' hidden layers
     ce_for_r: bool = False  # HL-Gauss reward head on symlog targets instead of Smooth-L1 on raw rewards

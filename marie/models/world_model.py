@@ -210,6 +210,15 @@ class WorldModel(nn.Module):
         return torch.sigmoid(logits)
 
     # ---- training loss -------------------------------------------------------------------------------------------
+    def hidden_states(self, batch: WorldModelBatch) -> torch.Tensor:
+        """The transformer's output for every token of the batch, (B*N, T, tokens_per_block, W); the last token of
+        each block is the aggregated one the reward and continuation heads read."""
+        bsz, steps, agents, _ = batch.obs_tokens.shape
+        dones = _per_agent(batch.dones, batch.obs_tokens, "dones").bool()
+        x = self.embed_blocks(batch.obs_tokens, self.action_tokens(batch.actions))
+        mask = episode_attention_mask(dones, self.tokens_per_block)
+        return self.forward_embeddings(x, group_mask=mask).view(bsz * agents, steps, self.tokens_per_block, -1)
+
     def compute_loss(self, batch: WorldModelBatch) -> LossOutput:
         with self.autocast():
             return self._compute_loss(batch)
@@ -224,11 +233,9 @@ class WorldModel(nn.Module):
             )
         if steps > self.cfg.max_blocks:
             raise ValueError(f"sequence length {steps} exceeds max_blocks {self.cfg.max_blocks}")
-        rows, tpb = bsz * agents, self.tokens_per_block
+        rows = bsz * agents
         dones = _per_agent(batch.dones, obs_tokens, "dones").bool()
-
-        x = self.embed_blocks(obs_tokens, self.action_tokens(batch.actions))
-        h = self.forward_embeddings(x, group_mask=episode_attention_mask(dones, tpb)).view(rows, steps, tpb, -1)
+        h = self.hidden_states(batch)
 
         def per_row(t: torch.Tensor) -> torch.Tensor:  # (B,T,N,...) -> (B*N, T, ...)
             return t.transpose(1, 2).reshape(rows, steps, *t.shape[3:])

@@ -47,8 +47,22 @@ def test_param_groups_decay_linear_weights_only() -> None:
 
 
 def _hidden(wm: WorldModel, batch: WorldModelBatch) -> torch.Tensor:
-    x = wm.embed_blocks(batch.obs_tokens, wm.action_tokens(batch.actions))
-    return wm.forward_embeddings(x, group_mask=episode_attention_mask(batch.dones, wm.tokens_per_block))
+    return wm.hidden_states(batch).flatten(1, 2)  # (B*N, T*tpb, W)
+
+
+def test_hidden_states_are_what_the_loss_reads() -> None:
+    wm = small_world_model().eval()
+    batch = random_batch(wm, batch=2, steps=3, vocab=16)
+    h = wm.hidden_states(batch)
+    assert h.shape == (2 * wm.num_agents, 3, wm.tokens_per_block, wm.cfg.embed_dim)
+    manual = wm.forward_embeddings(
+        wm.embed_blocks(batch.obs_tokens, wm.action_tokens(batch.actions)),
+        group_mask=episode_attention_mask(batch.dones.bool(), wm.tokens_per_block),
+    )
+    assert torch.equal(h.flatten(1, 2), manual)
+    rewards = batch.rewards.transpose(1, 2).reshape(2 * wm.num_agents, 3)
+    mae = (wm.predict_reward(h[:, :, -1]) - rewards).abs().mean()
+    assert torch.allclose(wm.compute_loss(batch).parts["reward_mae"], mae)
 
 
 def test_episode_boundary_blocks_information_but_single_deaths_do_not() -> None:

@@ -40,9 +40,25 @@ def test_probe_runs_on_a_smoke_marie_run(tmp_path):
     command = [sys.executable, "-m", "marie", "train", "--env", "smax", "--env_name", "3m", "--seed", "1",
                "--steps", "700", "--preset", "smoke", "--out-dir", str(run)]  # fmt: skip
     subprocess.run(command, check=True, capture_output=True)
-    result = subprocess.run([sys.executable, str(SCRIPT), str(run), "--mlp"], capture_output=True, text=True)
+    probe = [sys.executable, str(SCRIPT), str(run), "--mlp", "--world-model", "1", "--set", "marie.world_model.lr=3e-4"]
+    result = subprocess.run(probe, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "linear fit on reconstructed obs + actions" in result.stdout and "MLP fit on tokens" in result.stdout
+    assert "after 1 rounds" in result.stdout and "ridge from the aggregated token's output" in result.stdout
+
+
+def test_a_missing_config_or_a_bad_override_is_one_line_and_exit_2(tmp_path):
+    run = tmp_path / "run"
+    (run / "checkpoints").mkdir(parents=True)
+    (run / "checkpoints" / "latest.pt").write_bytes(b"")
+    result = subprocess.run([sys.executable, str(SCRIPT), str(run)], capture_output=True, text=True)
+    assert result.returncode == 2 and "config.resolved.yaml does not exist" in result.stdout
+    assert len(result.stdout.splitlines()) == 1
+    (run / "config.resolved.yaml").write_text("run:\n  algo: marie\n")
+    bad = [sys.executable, str(SCRIPT), str(run), "--set", "nonsense"]
+    result = subprocess.run(bad, capture_output=True, text=True)
+    assert result.returncode == 2 and "malformed override 'nonsense'" in result.stdout
+    assert len(result.stdout.splitlines()) == 1
 
 
 def test_mlp_fit_finds_a_nonlinear_reward():

@@ -177,7 +177,7 @@ class MarieAgent:
         parts: dict[str, float] = defaultdict(float)
         for begin in range(0, count, step):
             share = min(step, count - begin) / count
-            out = self.world_model.compute_loss(self._world_model_batch(sample, slice(begin, begin + step)))
+            out = self.world_model.compute_loss(self.world_model_batch(sample, slice(begin, begin + step)))
             if backward:
                 (out.loss * share).backward()
             for key, value in out.scalars(prefix).items():
@@ -197,7 +197,8 @@ class MarieAgent:
         return self._world_model_passes(sample, "world_model_holdout/", backward=False)
 
     @torch.no_grad()
-    def _world_model_batch(self, sample: FlatSample, rows: slice) -> WorldModelBatch:
+    def world_model_batch(self, sample: FlatSample, rows: slice) -> WorldModelBatch:
+        """Rows ``rows`` of a flat-buffer sample as the world model's batch (observations tokenized)."""
         return WorldModelBatch(
             obs_tokens=self.tokenizer.encode(self._tensor(sample.obs[rows])),
             actions=self._tensor(sample.actions[rows]),
