@@ -122,6 +122,7 @@ class Suite:
     seeds: tuple[int, ...]
     algos: tuple[str, ...]
     runs: tuple[RunSpec, ...]
+    files: tuple[Path, ...] = ()  # the suite file and the files it extends (a change to any re-collects)
 
     def budget(self, env: str, map_name: str) -> int:
         for run in self.runs:
@@ -150,16 +151,42 @@ def suite_path(name: str, suites_dir: Path = SUITES_DIR) -> Path:
     return path
 
 
+def _relative(path: Path) -> Path:
+    try:
+        return path.resolve().relative_to(REPO_ROOT)
+    except ValueError:
+        return path
+
+
+def _read_suite_file(path: Path, chain: tuple[Path, ...] = ()) -> tuple[Any, tuple[Path, ...]]:
+    """A suite file's mapping with ``extends: NAME`` resolved (the named suite of the same folder, whose top-level
+    keys this file's keys replace one by one), and every file it was read from, this one first."""
+    raw = yaml.safe_load(path.read_text())
+    if not isinstance(raw, dict) or "extends" not in raw:
+        return raw, (path,)
+    raw = dict(raw)
+    base_name = raw.pop("extends")
+    if not isinstance(base_name, str):
+        raise ConfigError(f"{_relative(path)}: extends: {base_name!r} is not a suite name")
+    try:
+        base_path = suite_path(base_name, path.parent)
+    except ConfigError as exc:
+        raise ConfigError(f"{_relative(path)}: extends: {exc}") from None
+    seen = chain + (path,)
+    if base_path.resolve() in {p.resolve() for p in seen}:
+        cycle = " -> ".join(p.stem for p in seen + (base_path,))
+        raise ConfigError(f"{_relative(path)}: extends: {base_name!r} makes a cycle ({cycle})")
+    base, files = _read_suite_file(base_path, seen)
+    return {**base, **raw}, (path,) + files
+
+
 def load_suite(name_or_path: str | Path) -> Suite:
     """Load a suite by name (experiments/suites/<name>.yaml) or path, validated and expanded into runs."""
     path = Path(name_or_path)
     if path.suffix != ".yaml":
         path = suite_path(str(name_or_path))
-    raw = yaml.safe_load(path.read_text())
-    try:
-        rel = path.resolve().relative_to(REPO_ROOT)
-    except ValueError:
-        rel = path
+    raw, files = _read_suite_file(path)
+    rel = _relative(path)
     data = validate(raw, SUITE_SCHEMA, str(rel))
     _check_names(data, str(rel))
     name = path.stem
@@ -197,6 +224,7 @@ def load_suite(name_or_path: str | Path) -> Suite:
     return Suite(
         name=name,
         path=path,
+        files=files,
         description=data["description"],
         preset=data["preset"],
         eval_mode=data["eval_mode"],

@@ -5,6 +5,7 @@ rule collect:
     input:
         markers=completion_markers(),
         suite=str(SUITE.path),
+        extended=[str(p) for p in SUITE.files[1:]],  # a suite that `extends:` another re-collects when it changes
     output:
         metrics=f"{OUT}/metrics.csv",
         provenance=f"{OUT}/tables/provenance.csv",
