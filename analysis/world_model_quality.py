@@ -17,9 +17,11 @@ from analysis.suite import Suite
 
 HOLDOUT = "world_model_holdout/"
 # The logged quality measures, in the units a reader expects (the holdout losses are not comparable across envs).
-QUALITY = ("obs_accuracy", "reward_mae", "continuation_accuracy")
+QUALITY = ("obs_accuracy", "reward_mae", "reward_mae_median", "continuation_accuracy")
 QUALITY_METRICS = [HOLDOUT + name for name in QUALITY]
 LAST_ROUNDS = 5
+# A held-out reward MAE at least this share of the median's MAE: the world model has not learned the reward.
+NOT_LEARNED = 0.9
 # Round boundaries and the training episodes, for the per-step reward shown beside the MAE.
 CONTEXT = ("marie/round", "train/return", "train/episode_length")
 COLUMNS = ["env", "map", "algo", "n_seeds", "rounds", *QUALITY, "reward_per_step"]
@@ -98,12 +100,15 @@ def world_model_quality_section(metrics: pd.DataFrame | None, suite: Suite | Non
             "rounds per seed": table["rounds"],
             "next-token accuracy (%)": [_number(100 * v, ".1f") for v in table["obs_accuracy"]],
             "reward MAE": [_number(v, ".4g") for v in table["reward_mae"]],
+            "reward MAE of the median": [_number(v, ".4g") for v in table["reward_mae_median"]],
             "continuation accuracy (%)": [_number(100 * v, ".1f") for v in table["continuation_accuracy"]],
             "mean per-step reward (train episodes)": [_number(v, ".4g") for v in table["reward_per_step"]],
         }
     )
     if table["reward_per_step"].isna().all():  # not computable from the logged metrics: leave it out
         shown = shown.drop(columns=["mean per-step reward (train episodes)"])
+    if table["reward_mae_median"].isna().all():  # runs from before the baseline was logged
+        shown = shown.drop(columns=["reward MAE of the median"])
     lines += [
         "Once per training round the world model is scored on the env steps collected since the previous round, "
         "before it trains on them: these numbers are measured on data the model was not trained on. Each number is "
@@ -114,6 +119,21 @@ def world_model_quality_section(metrics: pd.DataFrame | None, suite: Suite | Non
         "whose episode-continues flag is predicted correctly.",
         "",
     ]
+    if "reward MAE of the median" in shown.columns:
+        lines += [
+            "*Reward MAE of the median* is the same error for the best constant guess, each batch's median reward: "
+            "a reward MAE near it means the world model has not learned the reward, so imagination gives the "
+            "policy little reward signal.",
+            "",
+        ]
+        flat = table[table["reward_mae"] >= NOT_LEARNED * table["reward_mae_median"]]
+        if not flat.empty:
+            names = [f"{env_label(r.env)} {r.map} ({method_name(r.algo)})" for r in flat.itertuples()]
+            lines += [
+                f"**Reward not learned**: on {', '.join(names)} the reward MAE is at least {NOT_LEARNED:.0%} of the "
+                "median's.",
+                "",
+            ]
     if "mean per-step reward (train episodes)" in shown.columns:
         lines += [
             "For scale, *mean per-step reward (train episodes)* is the env reward averaged over agents and over the "

@@ -265,6 +265,9 @@ class WorldModel(nn.Module):
         with torch.no_grad():  # quality measures in the units a reader expects (not optimised)
             parts["obs_accuracy"] = next_token_accuracy(obs_logits, per_row(obs_tokens), agent_dones)
             parts["reward_mae"] = (self._reward_value(reward_out).reshape(rewards.shape) - rewards).abs().mean()
+            # The same error of the best constant guess (the batch's median): a reward MAE near it means the model
+            # has not learned the reward, whatever the reward's scale.
+            parts["reward_mae_median"] = (rewards - rewards.median()).abs().mean()
             parts["continuation_accuracy"] = ((cont_logits > 0).to(dtype) == continuation).float().mean()
         if self.predict_avail:
             if batch.avail is None:

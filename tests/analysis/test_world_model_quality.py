@@ -28,6 +28,7 @@ def seed1_rows():
             row("smax", "3m", "marie", 1, step, "marie/round", k),
             row("smax", "3m", "marie", 1, step, H + "obs_accuracy", 0.1 * k),
             row("smax", "3m", "marie", 1, step, H + "reward_mae", 0.01 * k),
+            row("smax", "3m", "marie", 1, step, H + "reward_mae_median", 0.1),
             row("smax", "3m", "marie", 1, step, H + "continuation_accuracy", 0.9),
             row("smax", "3m", "marie", 1, step, H + "obs", 5.0),  # a loss: not in the table
         ]
@@ -59,6 +60,7 @@ def seed2_rows():
         rows += [
             row("smax", "3m", "marie", 2, step, H + "obs_accuracy", acc),
             row("smax", "3m", "marie", 2, step, H + "reward_mae", 0.02),
+            row("smax", "3m", "marie", 2, step, H + "reward_mae_median", 0.2),
             row("smax", "3m", "marie", 2, step, H + "continuation_accuracy", 0.5),
         ]
     return rows
@@ -72,6 +74,7 @@ def other_rows():
         rows += [
             row("pettingzoo", "simple_spread_v3", "marie", 1, step, H + "obs_accuracy", 0.4),
             row("pettingzoo", "simple_spread_v3", "marie", 1, step, H + "reward_mae", 0.3),
+            row("pettingzoo", "simple_spread_v3", "marie", 1, step, H + "reward_mae_median", 0.32),
             row("pettingzoo", "simple_spread_v3", "marie", 1, step, H + "continuation_accuracy", 1.0),
             row("pettingzoo", "simple_spread_v3", "marie", 1, step, "train/return", -7.0),
         ]
@@ -107,10 +110,18 @@ def test_section_shows_the_table_with_labels(metrics):
     assert "SMAX is not SMAC" in text
     smax_line = next(line for line in text.splitlines() if line.startswith("| SMAX (JaxMARL) | 3m | MARIE |"))
     cells = [c.strip() for c in smax_line.strip("|").split("|")]
-    assert cells[3:] == ["2", "3", "65.0", "0.035", "70.0", "0.06"]
+    assert cells[3:] == ["2", "3", "65.0", "0.035", "0.15", "70.0", "0.06"]
     mpe_line = next(line for line in text.splitlines() if line.startswith("| MPE"))
     assert mpe_line.rstrip(" |").endswith("n/a")
     assert "mean per-step reward (train episodes)" in text
+    # MPE's 0.3 is >= 90% of its median's 0.32, SMAX's 0.035 is far below 0.15
+    flag = "**Reward not learned**: on MPE (PettingZoo/mpe2) simple_spread_v3 (MARIE) the reward MAE is at least 90%"
+    assert flag in text
+
+
+def test_runs_without_the_median_baseline_leave_its_column_and_flag_out(metrics):
+    text = "\n".join(world_model_quality_section(metrics[~metrics["metric"].str.endswith("reward_mae_median")]))
+    assert "| SMAX (JaxMARL) | 3m | MARIE |" in text and "of the median" not in text and "not learned" not in text
 
 
 def test_reward_column_left_out_when_it_cannot_be_computed(metrics):

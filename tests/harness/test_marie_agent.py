@@ -57,6 +57,7 @@ def test_reward_mae_is_logged_in_env_units_whatever_the_scale():
         results[scale] = agent._world_model_passes(sample, "wm/", backward=False)
     # an untrained head predicts ~0, so its MAE is ~the mean |reward| in env units under either scale
     assert results["10"]["wm/reward_mae"] == pytest.approx(results["1"]["wm/reward_mae"], rel=0.05)
+    assert results["10"]["wm/reward_mae_median"] == pytest.approx(results["1"]["wm/reward_mae_median"], rel=1e-5)
     assert results["10"]["wm/reward"] > 5 * results["1"]["wm/reward"]  # the loss stays in learned units
 
 

@@ -61,11 +61,13 @@ def test_world_model_loss_parts_and_a_few_updates_reduce_it(spec):
     batch = _batch(spec, cfg, model)
     gen = torch.Generator().manual_seed(1)
     loss, parts = world_model_loss(model, batch, cfg.world_model, gen)
-    expected = {"loss", "kl", "obs", "reward", "continuation", "info", "reward_mae", "continuation_accuracy"}
+    expected = {"loss", "kl", "obs", "reward", "continuation", "info", "reward_mae", "reward_mae_median"}
+    expected |= {"continuation_accuracy"}
     expected |= {"avail"} if spec.discrete else set()
     assert {k.removeprefix("world_model/") for k in parts} == expected
     assert all(math.isfinite(v) for v in parts.values())
-    measures = ("world_model/loss", "world_model/reward_mae", "world_model/continuation_accuracy")
+    measures = ("world_model/loss", "world_model/reward_mae", "world_model/reward_mae_median",
+                "world_model/continuation_accuracy")  # fmt: skip
     weighted = sum(v for k, v in parts.items() if k not in measures)
     assert 0.0 <= parts["world_model/continuation_accuracy"] <= 1.0 and parts["world_model/reward_mae"] >= 0.0
     assert parts["world_model/loss"] == pytest.approx(weighted, rel=1e-5)  # all weights 1

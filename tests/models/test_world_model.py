@@ -62,7 +62,9 @@ def test_hidden_states_are_what_the_loss_reads() -> None:
     assert torch.equal(h.flatten(1, 2), manual)
     rewards = batch.rewards.transpose(1, 2).reshape(2 * wm.num_agents, 3)
     mae = (wm.predict_reward(h[:, :, -1]) - rewards).abs().mean()
-    assert torch.allclose(wm.compute_loss(batch).parts["reward_mae"], mae)
+    parts = wm.compute_loss(batch).parts
+    assert torch.allclose(parts["reward_mae"], mae)
+    assert torch.allclose(parts["reward_mae_median"], (rewards - rewards.median()).abs().mean())
 
 
 def test_episode_boundary_blocks_information_but_single_deaths_do_not() -> None:
@@ -93,7 +95,7 @@ def test_loss_parts_and_overfitting_a_tiny_batch(overrides: dict[str, object]) -
     wm.train()
     first = wm.compute_loss(batch)
     losses = {"obs", "reward", "continuation"} | ({"avail"} if wm.predict_avail else set())
-    quality = {"obs_accuracy", "reward_mae", "continuation_accuracy"}
+    quality = {"obs_accuracy", "reward_mae", "reward_mae_median", "continuation_accuracy"}
     assert set(first.parts) == losses | quality | {"total"}
     assert float(first.parts["total"]) == pytest.approx(sum(float(first.parts[k]) for k in losses))
     assert 0.0 <= float(first.parts["obs_accuracy"]) <= 1.0 and 0.0 <= float(first.parts["continuation_accuracy"]) <= 1.0

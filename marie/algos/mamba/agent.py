@@ -118,6 +118,7 @@ class MambaAgent:
 
     def _unscaled(self, parts: dict[str, float], prefix: str) -> dict[str, float]:
         parts[f"{prefix}reward_mae"] /= self.cfg.reward_scale  # env reward units, like train/*
+        parts[f"{prefix}reward_mae_median"] /= self.cfg.reward_scale
         return parts
 
     @torch.no_grad()

@@ -107,6 +107,7 @@ def world_model_loss(
         "info": info_loss,
         # In the units the model learns (the agent divides by reward_scale) and as a hit rate, for the reports.
         "reward_mae": (reward_pred - batch.reward[1:]).abs().mean(),
+        "reward_mae_median": (batch.reward[1:] - batch.reward[1:].median()).abs().mean(),  # a constant's error
         "continuation_accuracy": ((continuation_logits > 0).float() == 1.0 - batch.done[1:]).float().mean(),
     }  # fmt: skip
     if model.avail is not None:

@@ -184,6 +184,7 @@ class MarieAgent:
                 parts[key] += value * share
         # The losses stay in the units the model learns; the MAE is reported in the env's reward units.
         parts[f"{prefix}reward_mae"] /= self.cfg.reward_scale
+        parts[f"{prefix}reward_mae_median"] /= self.cfg.reward_scale
         return dict(parts)
 
     @torch.no_grad()
