@@ -47,6 +47,13 @@ def run_of(wildcards):
     return SUITE.run(wildcards.env, wildcards.map, wildcards.algo, int(wildcards.seed))
 
 
+def run_priority(wildcards):
+    """Training jobs start in the suite's order (maps as listed, then algorithms, then seeds): with fewer cores than
+    jobs, a suite that lists its longest runs first is not left waiting on one of them at the end.
+    """
+    return len(SUITE.runs) - SUITE.runs.index(run_of(wildcards))
+
+
 def completion_markers():
     return [f"{run.run_dir(RESULTS)}/{COMPLETED_FILE}" for run in RUNS]
 

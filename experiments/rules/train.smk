@@ -10,6 +10,7 @@ rule train:
         f"{RESULTS}/logs/{SUITE.name}/{RUN_PATTERN}.log",
     benchmark:
         f"{RESULTS}/benchmarks/{SUITE.name}/{RUN_PATTERN}.tsv"
+    priority: run_priority
     retries: config["max_retries"]
     container:
         train_image

@@ -154,3 +154,14 @@ def test_decay_of_one_is_refused_before_any_job_runs(tmp_path):
 
     out = _broken_suite(tmp_path, set_decay)
     assert "experiments/suites/quick.yaml: algos.marie.flags.decay: 1 is greater than or equal to the maximum of 1" in out
+
+
+def test_training_jobs_start_in_the_suite_order(workflow_copy):
+    """Higher priority starts first: the suite's first map, algorithm and seed (quick: MARIE on 3m, its longest run)."""
+    result = snakemake(workflow_copy, "-n", "--cores", "2", "--config", "suite=quick")
+    assert result.returncode == 0, result.stderr[-2000:]
+    found = re.findall(r"wildcards: env=(\w+), map=([\w-]+), algo=(\w+), seed=(\d+)\n\s+priority: (\d+)", result.stdout)
+    priority = {(env, map_name, algo, int(seed)): int(p) for env, map_name, algo, seed, p in found}
+    runs = load_suite("quick").runs
+    assert [priority[(r.env, r.map, r.algo, r.seed)] for r in runs] == list(range(len(runs), 0, -1))
+    assert (runs[0].map, runs[0].algo) == ("3m", "marie")
