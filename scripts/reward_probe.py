@@ -25,10 +25,10 @@ import numpy as np
 import torch
 
 from marie.config import from_dict, parse_override, set_dotted
-from marie.errors import RunDirectoryError, UsageError
-from marie.envs import make_env
-from marie.registry import factory
 from marie.contract import CONFIG_FILE
+from marie.envs import make_env
+from marie.errors import RunDirectoryError, UsageError
+from marie.registry import factory
 from marie.training.run_dir import RunDirectory
 
 
@@ -73,12 +73,12 @@ def world_model_fit(loaded, cfg, spec, rounds: int, batches: int = 60) -> dict[s
         print(f"  world model round {done}/{rounds}: training reward MAE {metrics['world_model/reward_mae']:.3f}",
               file=sys.stderr, flush=True)  # fmt: skip
     wm, wc, gen = agent.world_model.eval(), cfg.marie.world_model, torch.Generator().manual_seed(1)
+    rows = lambda a: np.asarray(a).swapaxes(1, 2).reshape(-1, *np.shape(a)[3:])  # noqa: E731  (B,T,N,...)->(B*N*T,...)
     hidden, raw, reward = [], [], []
     with torch.no_grad():
         for _ in range(batches):
             sample = agent.buffer.sample(wc.batch_size, wc.max_blocks, "model", cfg.marie.sample_temp, gen)
             batch = agent.world_model_batch(sample, slice(None))
-            rows = lambda a: np.asarray(a).swapaxes(1, 2).reshape(-1, *np.shape(a)[3:])  # noqa: E731  (B*N*T, ...)
             hidden.append(wm.hidden_states(batch)[:, :, -1].reshape(-1, wm.cfg.embed_dim).numpy())
             own_actions = rows(sample.actions).reshape(len(hidden[-1]), -1)
             raw.append(np.concatenate([rows(sample.obs), own_actions], axis=1))

@@ -7,6 +7,18 @@ from dataclasses import dataclass, field
 import torch
 
 
+# Logged quality parts measured in the reward's units: the agents divide them by ``reward_scale`` (the world models
+# learn rewards x scale) so that every report reads them in the env's reward units.
+REWARD_UNIT_PARTS = ("reward_mae", "reward_mae_median")
+
+
+def in_env_reward_units(parts: dict[str, float], prefix: str, reward_scale: float) -> dict[str, float]:
+    """``parts`` with each of ``REWARD_UNIT_PARTS`` (keys ``prefix + name``) divided by ``reward_scale``, in place."""
+    for name in REWARD_UNIT_PARTS:
+        parts[f"{prefix}{name}"] /= reward_scale
+    return parts
+
+
 @dataclass
 class LossOutput:
     """``loss`` is what the optimiser minimises; ``parts`` holds detached scalars for logging (incl. ``total``)."""

@@ -30,6 +30,7 @@ from marie.algos.mamba.rssm import RSSMState
 from marie.envs.base import EnvSpec
 from marie.errors import UsageError
 from marie.models.component import MeanMetrics, train_component
+from marie.models.outputs import in_env_reward_units
 from marie.rl.networks import build_marie_actor_critic
 from marie.rl.ppo import PPOBatch, ValueNorm, make_optimizer, ppo_update
 
@@ -116,11 +117,6 @@ class MambaAgent:
         window = self.buffer.sample(batch_size, self.cfg.buffer.seq_len, self._gen)
         return model_window(window, self.model.action_input, self.device)
 
-    def _unscaled(self, parts: dict[str, float], prefix: str) -> dict[str, float]:
-        parts[f"{prefix}reward_mae"] /= self.cfg.reward_scale  # env reward units, like train/*
-        parts[f"{prefix}reward_mae_median"] /= self.cfg.reward_scale
-        return parts
-
     @torch.no_grad()
     def held_out_world_model(self, new_steps: int) -> dict[str, float]:
         """World-model losses, reward MAE and continuation accuracy on windows of the newest ``new_steps`` steps."""
@@ -131,7 +127,7 @@ class MambaAgent:
         batch = model_window(window, self.model.action_input, self.device)
         _, parts = world_model_loss(self.model, batch, wc, self._gen)
         held = {key.replace("world_model/", "world_model_holdout/"): v for key, v in parts.items()}
-        return self._unscaled(held, "world_model_holdout/")
+        return in_env_reward_units(held, "world_model_holdout/", self.cfg.reward_scale)  # like train/*
 
     # --- the phases of a training step, public so that ``marie bench`` times the same code -------------------------
     def store(self, episode: EpisodeLike) -> int:
@@ -151,7 +147,7 @@ class MambaAgent:
         # train mode (dropout in the cross-agent transformer, as MAMBA's train_model), finiteness checks, eval after
         means = train_component(self.model, self.model_opt, updates=wc.updates if updates is None else updates,
                                 grad_clip=wc.grad_clip, sample=lambda: self._window(wc.batch_size), backward=backward)
-        return self._unscaled(means, "world_model/")
+        return in_env_reward_units(means, "world_model/", self.cfg.reward_scale)
 
     def _policy(self, feat: torch.Tensor, avail: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
         dist = self.actor.distribution(feat, avail if self.spec.discrete else None)

@@ -24,6 +24,7 @@ from marie.envs.base import EnvSpec
 from marie.models.component import MeanMetrics, backward_loss, train_component
 from marie.models.imagination import ImaginationStart, ImaginedRollout, imagine, make_start_states
 from marie.models.optim import make_tokenizer_optimizer, make_world_model_optimizer
+from marie.models.outputs import in_env_reward_units
 from marie.models.tokenizers import build_tokenizer
 from marie.models.world_model import WorldModel, WorldModelBatch
 from marie.rl.networks import build_marie_actor_critic
@@ -182,10 +183,8 @@ class MarieAgent:
                 (out.loss * share).backward()
             for key, value in out.scalars(prefix).items():
                 parts[key] += value * share
-        # The losses stay in the units the model learns; the MAE is reported in the env's reward units.
-        parts[f"{prefix}reward_mae"] /= self.cfg.reward_scale
-        parts[f"{prefix}reward_mae_median"] /= self.cfg.reward_scale
-        return dict(parts)
+        # The losses stay in the units the model learns; the MAEs are reported in the env's reward units.
+        return in_env_reward_units(dict(parts), prefix, self.cfg.reward_scale)
 
     @torch.no_grad()
     def _held_out_world_model(self, new_steps: int) -> dict[str, float]:
