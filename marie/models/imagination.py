@@ -121,7 +121,16 @@ def _eval_mode(*modules: Any) -> Iterator[None]:
 
 
 def _sample(probs: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
-    return torch.multinomial(probs, 1, generator=generator).squeeze(-1)
+    """One index per row of ``probs`` (R, V), drawn with those probabilities: inverse CDF, one uniform per row.
+
+    Same distribution as ``torch.multinomial(probs, 1)``, which on CPU draws an exponential for every entry (12-18x
+    slower at these sizes); a different random stream. The uniform is kept below the row's total, so that a draw at
+    the generator's upper bound cannot land past the last token with non-zero probability."""
+    cdf = probs.cumsum(dim=-1)
+    total = cdf[:, -1:]
+    draw = torch.rand(total.shape, generator=generator, device=probs.device, dtype=cdf.dtype) * total
+    draw = torch.minimum(draw, torch.nextafter(total, torch.zeros_like(total)))
+    return torch.searchsorted(cdf, draw, right=True).squeeze(-1)
 
 
 def _stack(items: list[Any]) -> Any:

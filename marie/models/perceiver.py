@@ -8,6 +8,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from marie.models.dropout import Dropout, attention
+
 
 def sinusoid_table(num_positions: int, dim: int) -> torch.Tensor:
     """Standard Transformer table: sin on even dims, cos on odd dims, wavelength base 10000."""
@@ -38,7 +40,7 @@ class GEGLUFeedForward(nn.Module):
         super().__init__()
         self.proj_in = nn.Linear(dim, dim * mult * 2)
         self.proj_out = nn.Linear(dim * mult, dim)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         a, gate = self.proj_in(x).chunk(2, dim=-1)
@@ -62,7 +64,7 @@ class Attention(nn.Module):
         q = self.to_q(x).view(batch, n_q, self.heads, self.dim_head).transpose(1, 2)
         k, v = self.to_kv(context).view(batch, -1, 2, self.heads, self.dim_head).permute(2, 0, 3, 1, 4)
         dropout_p = self.dropout if self.training else 0.0
-        out = F.scaled_dot_product_attention(q, k, v, dropout_p=dropout_p, scale=1.0 / math.sqrt(self.dim_head))
+        out = attention(q, k, v, dropout_p=dropout_p, scale=1.0 / math.sqrt(self.dim_head))
         return self.to_out(out.transpose(1, 2).reshape(batch, n_q, self.heads * self.dim_head))
 
 

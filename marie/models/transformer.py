@@ -5,9 +5,9 @@ from __future__ import annotations
 from contextlib import AbstractContextManager, nullcontext
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
+from marie.models.dropout import Dropout, attention
 from marie.models.kv_cache import KVCache
 
 
@@ -24,7 +24,7 @@ class CausalSelfAttention(nn.Module):
         self.qkv = nn.Linear(dim, 3 * dim)  # fused query/key/value projections (same parameters as three Linears)
         self.proj = nn.Linear(dim, dim)
         self.attn_dropout = dropout
-        self.resid_dropout = nn.Dropout(dropout)
+        self.resid_dropout = Dropout(dropout)
 
     def forward(
         self,
@@ -45,15 +45,15 @@ class CausalSelfAttention(nn.Module):
             # Attention runs in the cache's dtype even under autocast (a float32 cache on CPU, where the bfloat16
             # decode kernel is slower); without autocast q already has that dtype and this is a no-op.
             with _autocast_off(x.device.type):
-                y = F.scaled_dot_product_attention(q.to(k.dtype), k, v, attn_mask=mask, dropout_p=dropout_p)
+                y = attention(q.to(k.dtype), k, v, attn_mask=mask, dropout_p=dropout_p)
         elif group_mask is None:
-            y = F.scaled_dot_product_attention(q, k, v, dropout_p=dropout_p, is_causal=True)
+            y = attention(q, k, v, dropout_p=dropout_p, is_causal=True)
         else:
             # group_mask (G, L, L) is shared by the R = batch / G consecutive rows of a group (the N agents of one
             # sample): fold those rows into the head axis so one mask broadcasts over rows and heads.
             groups = group_mask.shape[0]
             fold = (groups, -1, length, self.head_dim)
-            y = F.scaled_dot_product_attention(
+            y = attention(
                 q.reshape(fold),
                 k.reshape(fold),
                 v.reshape(fold),
@@ -70,7 +70,7 @@ class Block(nn.Module):
         self.ln1 = nn.LayerNorm(dim)
         self.attn = CausalSelfAttention(dim, num_heads, dropout)
         self.ln2 = nn.LayerNorm(dim)
-        self.mlp = nn.Sequential(nn.Linear(dim, 4 * dim), nn.GELU(), nn.Linear(4 * dim, dim), nn.Dropout(dropout))
+        self.mlp = nn.Sequential(nn.Linear(dim, 4 * dim), nn.GELU(), nn.Linear(4 * dim, dim), Dropout(dropout))
 
     def forward(
         self, x: torch.Tensor, kv_cache: KVCache | None, layer: int, group_mask: torch.Tensor | None
@@ -85,7 +85,7 @@ class Transformer(nn.Module):
     def __init__(self, num_layers: int, dim: int, num_heads: int, dropout: float) -> None:
         super().__init__()
         self.num_layers, self.num_heads, self.head_dim = num_layers, num_heads, dim // num_heads
-        self.drop = nn.Dropout(dropout)
+        self.drop = Dropout(dropout)
         self.blocks = nn.ModuleList([Block(dim, num_heads, dropout) for _ in range(num_layers)])
         self.ln_f = nn.LayerNorm(dim)
 

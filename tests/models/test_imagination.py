@@ -164,3 +164,23 @@ def test_imagined_predictions_equal_a_teacher_forced_forward() -> None:
         conts = wm.continuation_prob(h).view(5, N, 4).permute(2, 0, 1)
     assert (rewards - out.rewards).abs().max() < 1e-4
     assert (conts - out.continuations).abs().max() < 1e-4
+
+
+def test_token_sampler_draws_with_the_given_probabilities() -> None:
+    from marie.models.imagination import _sample
+
+    probs = torch.tensor([0.1, 0.0, 0.6, 0.3]).expand(200_000, 4).contiguous()
+    counts = torch.bincount(_sample(probs, torch.Generator().manual_seed(0)), minlength=4).double() / 200_000
+    assert counts[1] == 0
+    assert (counts - probs[0]).abs().max() < 5 * (0.25 / 200_000) ** 0.5
+    unnormalised = _sample(probs * 3.0, torch.Generator().manual_seed(0))  # rows need not sum to 1
+    assert torch.equal(unnormalised, _sample(probs, torch.Generator().manual_seed(0)))
+
+
+def test_token_sampler_never_draws_past_the_last_token_with_probability(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A uniform draw at its upper bound (some generators include it) still lands on a token with probability."""
+    from marie.models.imagination import _sample
+
+    monkeypatch.setattr(torch, "rand", lambda shape, **kw: torch.ones(shape, dtype=kw.get("dtype")))
+    probs = torch.tensor([[0.3, 0.7, 0.0, 0.0], [0.0, 0.0, 0.0, 1.0], [1.0 / 3, 1.0 / 3, 1.0 / 3, 0.0]])
+    assert _sample(probs, None).tolist() == [1, 3, 2]
