@@ -236,11 +236,12 @@ PRESET_ENV: dict[tuple[str, str], dict[str, Any]] = {
     },
     # HalfCheetah 2x3 (and the other MAMuJoCo tasks) under the generic quick schedule: the eval return stays at
     # -8 and -15 over the last third of 20K steps (seeds 1-2). The SMAX levers - reward x10, 4 tokens per
-    # observation, 50 updates per round at lr 1e-3 in one pass - give 86 and 32 at a lower cost per round, but not by
-    # learning: the world model's reward error stays at the median's in every HalfCheetah run, even with lossless
-    # bin tokens (scripts/reward_probe.py --world-model), so MAPPO is ahead. Neither FSQ, 16 tokens, bins, more
-    # tokenizer updates, an HL-Gauss reward head, a later policy start nor a smaller aggregation scale
-    # (world_model.aggregate_init_scale) helped (README "How the quick schedules were chosen").
+    # observation, 50 updates per round at lr 1e-3 in one pass - gave 86 and 32 at a lower cost per round (14 and -3
+    # with the current dropout and sampling random streams), but not by learning: the world model's reward error
+    # stays at the median's in every HalfCheetah run, even with lossless bin tokens (scripts/reward_probe.py
+    # --world-model), so MAPPO is ahead. Neither FSQ, 16 tokens, bins, more tokenizer updates, an HL-Gauss reward
+    # head, a later policy start nor a smaller aggregation scale (world_model.aggregate_init_scale) helped (README
+    # "How the quick schedules were chosen").
     ("quick", "mamujoco"): {
         "tokenizer.num_tokens": 4,
         "reward_scale": 10.0,
