@@ -68,6 +68,8 @@ def attention(
     """``F.scaled_dot_product_attention`` (bool ``attn_mask``, True = may attend), whose attention-probability
     dropout on CPU uses :func:`dropout`. Without dropout, or off CPU, it is torch's own call. Every query must be
     allowed at least one key (true of causal and episode-segment masks: a token always sees itself)."""
+    if is_causal and attn_mask is not None:
+        raise ValueError("attention takes an attn_mask or is_causal=True, not both (as torch's SDPA)")
     if dropout_p == 0.0 or q.device.type != "cpu":
         return F.scaled_dot_product_attention(
             q, k, v, attn_mask=attn_mask, is_causal=is_causal, dropout_p=dropout_p, scale=scale

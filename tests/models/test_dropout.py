@@ -97,3 +97,9 @@ def test_attention_dropout_keeps_the_expected_output() -> None:
     q, k, v = (torch.randn(1, 1, 6, 4) for _ in range(3))
     mean = torch.stack([attention(q, k, v, is_causal=True, dropout_p=0.5) for _ in range(4000)]).mean(0)
     assert torch.allclose(mean, attention(q, k, v, is_causal=True), atol=0.08)
+
+
+def test_attention_refuses_a_mask_together_with_causal() -> None:
+    q = torch.randn(1, 1, 3, 4)
+    with pytest.raises(ValueError, match="not both"):
+        attention(q, q, q, attn_mask=torch.ones(3, 3, dtype=torch.bool), is_causal=True, dropout_p=0.1)
