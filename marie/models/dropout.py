@@ -19,10 +19,14 @@ from torch import nn
 _BITS = 31  # torch's int64 random_() is uniform on [0, 2^63): the low 31 bits of both 32-bit halves are uniform
 
 
-def keep_mask(shape: torch.Size | tuple[int, ...], p: float, device: torch.device) -> torch.Tensor:
-    """Bool mask of ``shape``, each element True (kept) with probability 1 - p, independently."""
+def _require_probability(p: float) -> None:
     if not 0.0 <= p < 1.0:
         raise ValueError(f"dropout probability must be in [0, 1), got {p}")
+
+
+def keep_mask(shape: torch.Size | tuple[int, ...], p: float, device: torch.device) -> torch.Tensor:
+    """Bool mask of ``shape``, each element True (kept) with probability 1 - p, independently."""
+    _require_probability(p)
     count = math.prod(shape)
     words = torch.empty((count + 1) // 2, dtype=torch.int64, device=device).random_()
     halves = words.view(torch.int32)[:count].view(shape)
@@ -39,20 +43,16 @@ def dropout(x: torch.Tensor, p: float, training: bool) -> torch.Tensor:
     return x * scale
 
 
-class Dropout(nn.Module):
-    """Drop-in for ``nn.Dropout`` (no parameters, same ``p``, active in train mode only)."""
+class Dropout(nn.Dropout):
+    """``nn.Dropout`` (no parameters, active in train mode only) whose mask on CPU is :func:`keep_mask`'s; p = 1 is
+    refused when built rather than at the first forward pass."""
 
     def __init__(self, p: float) -> None:
-        super().__init__()
-        if not 0.0 <= p < 1.0:
-            raise ValueError(f"dropout probability must be in [0, 1), got {p}")
-        self.p = p
+        _require_probability(p)
+        super().__init__(p)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return dropout(x, self.p, self.training)
-
-    def extra_repr(self) -> str:
-        return f"p={self.p}"
 
 
 def attention(
