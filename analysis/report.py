@@ -163,8 +163,9 @@ def build_report(
 
 def machine_lines(provenance: pd.DataFrame) -> list[str]:
     """Wall-clocks only mean something against the machine: one line per (host, threads) with the matmul peak
-    each run measured at its start. Runs sharing a machine measure slightly different peaks (other load), so the
-    peak is given as a range with its median rather than one line per value."""
+    (and, where recorded, the memory bandwidth) each run measured at its start. Runs sharing a machine measure
+    slightly different peaks (other load), so the peak is given as a range with its median rather than one line per
+    value."""
     needed = {"host", "matmul_peak_gflops", "completed.wall_s"}
     if provenance.empty or not needed <= set(provenance.columns):
         return ["- Machine speed: not recorded by these runs (older runs have no `matmul_peak_gflops`)."]
@@ -181,6 +182,11 @@ def machine_lines(provenance: pd.DataFrame) -> list[str]:
         peak += " GFLOP/s" + ("" if round(low) == round(high) else f" (median {median:.0f})")
         spent = (f"run wall-clock {wall.min():.0f}-{wall.max():.0f} s (sum {wall.sum():.0f} s)" if len(wall)
                  else "no completed run")  # fmt: skip
+        if "memory_bandwidth_gbs" in group:  # recorded since the roofline bench; older runs lack it
+            rates = pd.to_numeric(group["memory_bandwidth_gbs"], errors="coerce").dropna()
+            if len(rates):
+                low, high = rates.min(), rates.max()
+                peak += f", memory bandwidth {low:.1f}" + ("" if low == high else f"-{high:.1f}") + " GB/s"
         runs = f"{len(group)} run" + ("" if len(group) == 1 else "s")
         lines.append(f"- Machine {markdown_text(str(key[0]))}{threads}: matmul peak {peak}; {runs}, {spent}.")
     return lines

@@ -52,6 +52,7 @@ class Phases:
     rounds_key: str  # imagination + PPO repetitions per round
     starts_key: str  # the size ``start_states`` takes at this config (MARIE: starts, MAMBA: sampled sequences)
     kv_check: bool  # compare cached and uncached imagination (MARIE's transformer KV cache)
+    chunk_key: str | None = None  # starts the imagination processes at once (the roofline counts one such chunk)
 
 
 PHASES: dict[str, Phases] = {
@@ -61,6 +62,7 @@ PHASES: dict[str, Phases] = {
         rounds_key="schedule.imaginations_per_round",
         starts_key="imagination.num_starts",
         kv_check=True,
+        chunk_key="imagination.chunk_size",
     ),
     "mamba": Phases(
         modules=(("world_model", "model"), ("actor", "actor"), ("critic", "critic")),
@@ -96,14 +98,6 @@ def add_bench_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="cpu")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
-
-
-def _count_flops(fn) -> float:
-    from torch.utils.flop_counter import FlopCounterMode
-
-    with FlopCounterMode(display=False) as counter:
-        fn()
-    return float(counter.get_total_flops())
 
 
 def _clock() -> float:
@@ -171,6 +165,7 @@ def run_bench(args: argparse.Namespace) -> int:
     from marie.data.episode import collect_episodes
     from marie.envs import make_env
     from marie.registry import factory
+    from marie.roofline import bandwidth_curve, roofline  # imports torch: after limit_threads
 
     set_torch_threads(args.threads)
     phases = PHASES[args.algo]
@@ -215,7 +210,10 @@ def run_bench(args: argparse.Namespace) -> int:
         phase_s[phase] = per_update[phase] * _get(section, key)
     peaks["world_model"] = _peak_mb()
     release_free_memory()
-    wm_flops = _count_flops(lambda: agent.train_world_model(updates=1))
+    # The machine's limits, then one more update counted op by op against them (FLOPs, bytes, roofline time).
+    peak = matmul_peak_gflops(device)
+    curve = bandwidth_curve(device)
+    wm_roof = roofline(lambda: agent.train_world_model(updates=1), peak * 1e9, curve)
 
     # 3. Imagination at the configured size, and PPO on its output.
     num_starts = _get(section, phases.starts_key)
@@ -233,20 +231,20 @@ def run_bench(args: argparse.Namespace) -> int:
     ppo_s = (_clock() - t0) * num_starts / timed_starts
     peaks["ppo"] = _peak_mb()
 
-    # 4. Imagination FLOPs on a few starts (and MARIE's KV-cache check). FlopCounterMode's module tracker trips
-    # over parameters that require grad inside no_grad: freeze them briefly.
+    # 4. MARIE's KV-cache check, and the imagination counted op by op on one chunk of starts (its ops then have
+    # the sizes of the timed run's), scaled like the timing.
     kv = {}
     if phases.kv_check:
         _log(f"comparing cached and uncached imagination on {args.kv_starts} starts ...", quiet)
         kv = _kv_check(agent, args.kv_starts)
-    small = agent.start_states(args.kv_starts)
-    for module in modules.values():
-        module.requires_grad_(False)
-    imagination_flops = _count_flops(lambda: agent.imagine(small)) * num_starts / args.kv_starts
-    for module in modules.values():
-        module.requires_grad_(True)
+    chunk = _get(section, phases.chunk_key) if phases.chunk_key else None
+    counted_starts = min(timed_starts, chunk or timed_starts)
+    _log(f"counting FLOPs and bytes of an imagination from {counted_starts} starts ...", quiet)
+    counted = agent.start_states(counted_starts)
+    imagination_roof = roofline(lambda: agent.imagine(counted), peak * 1e9, curve)
+    imagination_flops = imagination_roof.flops * num_starts / counted_starts
+    imagination_roof_s = imagination_roof.seconds * num_starts / counted_starts
 
-    peak = matmul_peak_gflops(device)
     rounds = _get(section, phases.rounds_key)
     round_s = sum(phase_s.values()) + rounds * (imagination_s + ppo_s)
     counts = " + ".join(f"{_get(section, key)} x {phase} update" for phase, key in phases.updates)
@@ -273,9 +271,18 @@ def run_bench(args: argparse.Namespace) -> int:
         "peak_rss_mb_with_checks": _peak_mb(),
         **({"device_peak_mb": torch.cuda.max_memory_allocated(device) / 2**20} if device.type == "cuda" else {}),
         "matmul_peak_gflops": peak,
-        "wm_update_gflop": wm_flops / 1e9,
-        "wm_fraction_of_peak": wm_flops / per_update["world_model"] / 1e9 / peak,
+        "memory_bandwidth_gbs": curve[max(curve)] / 1e9,  # a copy's read + write rate at the largest size: DRAM
+        "wm_update_gflop": wm_roof.flops / 1e9,
+        "wm_fraction_of_peak": wm_roof.flops / per_update["world_model"] / 1e9 / peak,
         "imagination_fraction_of_peak": imagination_flops / imagination_s / 1e9 / peak,
+        # The roofline: the shortest time the ops allow at this peak and bandwidth, and the share of it from ops
+        # that are memory-bound (marie/roofline.py).
+        "wm_roofline_s": wm_roof.seconds,
+        "wm_fraction_of_roofline": wm_roof.seconds / per_update["world_model"],
+        "wm_memory_bound_share": wm_roof.memory_bound_seconds / wm_roof.seconds,
+        "one_imagination_roofline_s": imagination_roof_s,
+        "imagination_fraction_of_roofline": imagination_roof_s / imagination_s,
+        "imagination_memory_bound_share": imagination_roof.memory_bound_seconds / imagination_roof.seconds,
         "params": params,
         "scaling": (
             f"round = {counts} + {rounds} x (imagination + PPO); per-update times are means of {timed} timed "
@@ -309,8 +316,14 @@ def _print_table(result: dict[str, Any]) -> None:
         ("peak memory (RSS)", f"{result['peak_rss_mb']:.0f} MB"),
         *([("peak device memory", f"{result['device_peak_mb']:.0f} MB")] if "device_peak_mb" in result else []),
         ("matmul peak", f"{result['matmul_peak_gflops']:.0f} GFLOP/s"),
-        ("world model update", f"{result['wm_update_gflop']:.0f} GFLOP, {100 * result['wm_fraction_of_peak']:.0f}% of peak"),
-        ("imagination", f"{100 * result['imagination_fraction_of_peak']:.0f}% of peak"),
+        ("memory bandwidth", f"{result['memory_bandwidth_gbs']:.1f} GB/s (copy, read + write)"),
+        ("world model update", f"{result['wm_update_gflop']:.0f} GFLOP, "
+         f"{100 * result['wm_fraction_of_peak']:.0f}% of peak, "
+         f"{100 * result['wm_fraction_of_roofline']:.0f}% of roofline ({100 * result['wm_memory_bound_share']:.0f}% "
+         "of it memory-bound)"),
+        ("imagination", f"{100 * result['imagination_fraction_of_peak']:.0f}% of peak, "
+         f"{100 * result['imagination_fraction_of_roofline']:.0f}% of roofline "
+         f"({100 * result['imagination_memory_bound_share']:.0f}% of it memory-bound)"),
         ("parameters", ", ".join(f"{k} {v / 1e6:.2f}M" for k, v in result["params"].items())),
     ]
     if "tokenizer" not in result["params"]:  # no tokenizer phase (MAMBA)

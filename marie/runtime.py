@@ -114,3 +114,25 @@ def matmul_peak_gflops(device: "torch.device | str" = "cpu", size: int = 2048, r
             torch.cuda.synchronize()
         best = min(best, time.perf_counter() - start)
     return 2 * size**3 / best / 1e9
+
+
+def memory_bandwidth_gbs(device: "torch.device | str" = "cpu", nbytes: int = 2**28, reps: int = 5) -> float:
+    """Best-of-``reps`` rate of a float32 tensor copy whose read + write traffic is ``nbytes`` (GB/s, at the current
+    thread count). At the default 256 MB it is the main-memory rate, the other limit (besides the matmul peak) that
+    a phase's wall-clock is read against: elementwise work and the KV-cached attention are bound by it."""
+    import torch
+
+    device = torch.device(device)
+    src = torch.ones(nbytes // 8, device=device)  # nbytes / 2 read, nbytes / 2 written
+    dst = torch.empty_like(src)
+    dst.copy_(src)  # warm-up: pages touched, caches filled
+    loops = max(1, 2**26 // nbytes)  # ~64 MB of traffic per timing, so small sizes are not timer noise
+    best = float("inf")
+    for _ in range(reps):
+        start = time.perf_counter()
+        for _ in range(loops):
+            dst.copy_(src)
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        best = min(best, (time.perf_counter() - start) / loops)
+    return nbytes / best / 1e9

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from marie.runtime import matmul_peak_gflops
+from marie.runtime import matmul_peak_gflops, memory_bandwidth_gbs
 
 PACKAGES = (
     "marie-repro", "torch", "numpy", "jax", "jaxlib", "jaxmarl", "pettingzoo", "mpe2", "mujoco",
@@ -55,6 +55,7 @@ def collect(env_versions: dict[str, str], argv: list[str], device: Any = "cpu") 
         "torch_threads": torch.get_num_threads(),
         # this run's machine at its own thread count: every wall-clock of the run is read against it
         "matmul_peak_gflops": round(matmul_peak_gflops(device, reps=3), 1),
+        "memory_bandwidth_gbs": round(memory_bandwidth_gbs(device, reps=3), 1),
         "env_versions": env_versions,
         "container_image": os.environ.get("MARIE_IMAGE"),
         "container_image_digest": os.environ.get("MARIE_IMAGE_DIGEST") or None,  # empty: no image was used

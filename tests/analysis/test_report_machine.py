@@ -32,6 +32,21 @@ def test_runs_of_one_machine_with_varying_peaks_share_one_line_with_the_range():
     ]
 
 
+def test_the_memory_bandwidth_is_printed_where_the_runs_recorded_it():
+    provenance = pd.DataFrame({
+        "host": ["vm", "vm", "old"],
+        "matmul_peak_gflops": [150.0, 150.0, 100.0],
+        "memory_bandwidth_gbs": [11.2, 12.4, None],
+        "torch_threads": [1, 1, 1],
+        "completed.wall_s": [10.0, 12.0, 5.0],
+    })
+    assert machine_lines(provenance) == [
+        "- Machine old at 1 thread(s): matmul peak 100 GFLOP/s; 1 run, run wall-clock 5-5 s (sum 5 s).",
+        "- Machine vm at 1 thread(s): matmul peak 150 GFLOP/s, memory bandwidth 11.2-12.4 GB/s; 2 runs, "
+        "run wall-clock 10-12 s (sum 22 s).",
+    ]
+
+
 def test_runs_without_a_recorded_peak_say_so():
     provenance = pd.DataFrame({"host": ["a"], "completed.wall_s": [1.0]})
     assert "not recorded" in machine_lines(provenance)[0]

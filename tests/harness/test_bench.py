@@ -6,7 +6,9 @@ from tests.conftest import has_module, run_marie
 
 KEYS = ("round_s", "tokenizer_s", "world_model_s", "imagination_s", "ppo_s", "wm_update_s", "env_steps_per_s",
         "imagination_kv_speedup", "kv_max_abs_diff", "peak_rss_mb", "matmul_peak_gflops", "wm_fraction_of_peak",
-        "imagination_fraction_of_peak", "params")  # fmt: skip
+        "imagination_fraction_of_peak", "params", "memory_bandwidth_gbs", "wm_roofline_s", "wm_fraction_of_roofline",
+        "wm_memory_bound_share", "one_imagination_roofline_s", "imagination_fraction_of_roofline",
+        "imagination_memory_bound_share")  # fmt: skip
 
 
 @pytest.mark.slow
@@ -20,6 +22,9 @@ def test_bench_json_has_every_key_and_kv_cache_agrees():
         assert key in data, key
     assert data["kv_tokens_identical"] and data["kv_max_abs_diff"] < 1e-4
     assert data["round_s"] > 0 and data["env_steps_per_s"] > 0 and data["params"]["world_model"] > 0
+    # the roofline time is a lower bound on the measured one (its bandwidths and peak are best-of measurements)
+    assert 0 < data["wm_fraction_of_roofline"] <= 1.2 and 0 < data["imagination_fraction_of_roofline"] <= 1.2
+    assert 0 <= data["wm_memory_bound_share"] <= 1 and 0 <= data["imagination_memory_bound_share"] <= 1
 
 
 @pytest.mark.slow
@@ -50,6 +55,8 @@ def test_bench_phase_tables_name_real_config_keys_and_unknown_algos_fail_in_one_
         section = getattr(build_config("smax", "3m"), algo)
         for key in [k for _, k in phases.updates] + [phases.rounds_key, phases.starts_key]:
             assert isinstance(bench._get(section, key), int), (algo, key)
+        if phases.chunk_key:
+            assert isinstance(bench._get(section, phases.chunk_key), int | None), (algo, phases.chunk_key)
     result = run_marie("bench", "--algo", "mappo", "--json")
     assert result.returncode == 2 and result.stdout == ""
     assert "mappo" in result.stderr and "marie, mamba" in result.stderr and len(result.stderr.strip().splitlines()) == 1

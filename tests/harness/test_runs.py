@@ -37,7 +37,7 @@ def check_run_directory(out, algo, steps):
     assert cfg.run.algo == algo and cfg.run.preset == "smoke"
     prov = json.loads((out / "provenance.json").read_text())
     assert prov["torch"].startswith("2.13") and "packages" in prov and prov["preset"] == "smoke"
-    assert prov["matmul_peak_gflops"] > 0  # the machine every wall-clock of this run is read against
+    assert prov["matmul_peak_gflops"] > 0 and prov["memory_bandwidth_gbs"] > 0  # the machine its wall-clocks ran on
     rows = _rows(out / "metrics.csv")
     assert list(rows[0]) == ["env", "map", "algo", "seed", "step", "metric", "value", "n_episodes", "eval_mode"]
     evals = [r for r in rows if r["metric"].startswith("eval/")]

@@ -14,17 +14,29 @@ from marie.models.dropout import Dropout, attention, dropout, keep_mask
 @pytest.mark.parametrize("p", [0.1, 0.5, 0.9])
 def test_keep_mask_keeps_one_minus_p_of_the_elements(p: float) -> None:
     torch.manual_seed(0)
-    n = 400_001  # odd: the last 64-bit draw is used for one element only
+    n = 400_001  # not a multiple of 4: the last 64-bit draw is used for one element only
     kept = keep_mask((n,), p, torch.device("cpu")).double().mean().item()
     assert abs(kept - (1 - p)) < 5 * math.sqrt(p * (1 - p) / n)
 
 
 def test_keep_mask_elements_are_independent_of_their_neighbours() -> None:
-    """Both 31-bit halves of a 64-bit draw are used: pairs must not be correlated."""
+    """All four 16-bit lanes of a 64-bit draw are used: no pair of them may be correlated, and each lane alone
+    keeps 1 - p (the top lane holds the draw's sign bit, which plain ``random_()`` leaves at 0)."""
     torch.manual_seed(1)
-    mask = keep_mask((200_000, 2), 0.5, torch.device("cpu")).double()
-    both = (mask[:, 0] * mask[:, 1]).mean().item()
-    assert abs(both - 0.25) < 5 * math.sqrt(0.25 * 0.75 / 200_000)
+    n = 200_000
+    mask = keep_mask((n, 4), 0.5, torch.device("cpu")).double()
+    for lane in range(4):
+        assert abs(mask[:, lane].mean().item() - 0.5) < 5 * math.sqrt(0.25 / n)
+        for other in range(lane + 1, 4):
+            both = (mask[:, lane] * mask[:, other]).mean().item()
+            assert abs(both - 0.25) < 5 * math.sqrt(0.25 * 0.75 / n)
+
+
+def test_keep_mask_drops_everything_when_p_rounds_to_one() -> None:
+    """p within 2^-17 of 1 rounds to a threshold past the int16 range: nothing kept, not a wrapped comparison."""
+    assert not keep_mask((1000,), 1 - 2**-18, torch.device("cpu")).any()
+    kept = keep_mask((1_000_000,), 1 - 2**-12, torch.device("cpu")).double().mean().item()
+    assert 0 < kept < 10 * 2**-12
 
 
 def test_keep_mask_rejects_a_probability_outside_zero_to_one() -> None:
