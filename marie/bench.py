@@ -288,6 +288,8 @@ def run_bench(args: argparse.Namespace) -> int:
             f"round = {counts} + {rounds} x (imagination + PPO); per-update times are means of {timed} timed "
             f"updates after one warm-up; the imagination ran {timed_starts} of {num_starts} ({phases.starts_key}) "
             "and is scaled linearly"
+            + (f" (fewer starts than one chunk of {chunk}: smaller batches than a real run's, slower per start)"
+               if chunk and timed_starts < min(chunk, num_starts) else "")  # fmt: skip
         ),
     }
     if args.algo == "marie" and args.preset == "paper" and args.env == "smax" and args.env_name == "3m":
