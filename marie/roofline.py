@@ -45,17 +45,6 @@ EXTRA_FLOP_FORMULAS: dict[Any, Callable[..., int]] = {
 }
 
 
-def flop_counter() -> FlopCounterMode:
-    """torch's ``FlopCounterMode`` with the CPU attention formulas above."""
-    return FlopCounterMode(display=False, custom_mapping=EXTRA_FLOP_FORMULAS)
-
-
-def count_flops(fn: Callable[[], Any]) -> float:
-    with flop_counter() as counter:
-        fn()
-    return float(counter.get_total_flops())
-
-
 SIZES = tuple(2**k for k in range(16, 30, 2))  # 64 KB (in L2) to 256 MB (main memory) of traffic per op
 
 
@@ -74,7 +63,8 @@ class Roofline(TorchDispatchMode):
         self.peak_flops = peak_flops
         self._sizes = sorted(curve)
         self._rates = [curve[s] for s in self._sizes]
-        self._flop_formulas = flop_counter().flop_registry
+        # torch's formulas plus ours, wrapped by FlopCounterMode to take the op's arguments and result
+        self._flop_formulas = FlopCounterMode(display=False, custom_mapping=EXTRA_FLOP_FORMULAS).flop_registry
         self.flops = 0.0
         self.bytes = 0.0
         self.seconds = 0.0  # roofline time: sum over ops of max(compute time, memory time)

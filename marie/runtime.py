@@ -10,6 +10,7 @@ import ctypes
 import os
 import random
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -106,14 +107,7 @@ def matmul_peak_gflops(device: "torch.device | str" = "cpu", size: int = 2048, r
     a = torch.randn(size, size, device=device, generator=generator)
     b = torch.randn(size, size, device=device, generator=generator)
     a @ b  # warm-up
-    best = float("inf")
-    for _ in range(reps):
-        start = time.perf_counter()
-        a @ b
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        best = min(best, time.perf_counter() - start)
-    return 2 * size**3 / best / 1e9
+    return 2 * size**3 / _best_seconds(lambda: a @ b, reps, device) / 1e9
 
 
 def memory_bandwidth_gbs(device: "torch.device | str" = "cpu", nbytes: int = 2**28, reps: int = 5) -> float:
@@ -127,12 +121,19 @@ def memory_bandwidth_gbs(device: "torch.device | str" = "cpu", nbytes: int = 2**
     dst = torch.empty_like(src)
     dst.copy_(src)  # warm-up: pages touched, caches filled
     loops = max(1, 2**26 // nbytes)  # ~64 MB of traffic per timing, so small sizes are not timer noise
+    return nbytes / _best_seconds(lambda: dst.copy_(src), reps, device, loops) / 1e9
+
+
+def _best_seconds(work: Callable[[], object], reps: int, device: torch.device, loops: int = 1) -> float:
+    """Shortest of ``reps`` timings of ``loops`` calls of ``work`` (queued GPU work included), per call."""
+    import torch
+
     best = float("inf")
     for _ in range(reps):
         start = time.perf_counter()
         for _ in range(loops):
-            dst.copy_(src)
+            work()
         if device.type == "cuda":
             torch.cuda.synchronize()
         best = min(best, (time.perf_counter() - start) / loops)
-    return nbytes / best / 1e9
+    return best

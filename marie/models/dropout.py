@@ -70,7 +70,7 @@ def attention(
     scale: float | None = None,
 ) -> torch.Tensor:
     """``F.scaled_dot_product_attention`` (bool ``attn_mask``, True = may attend), whose attention-probability
-    dropout on CPU uses :func:`dropout`. Without dropout, or off CPU, it is torch's own call. Every query must be
+    dropout on CPU uses :func:`keep_mask`. Without dropout, or off CPU, it is torch's own call. Every query must be
     allowed at least one key (true of causal and episode-segment masks: a token always sees itself)."""
     if is_causal and attn_mask is not None:
         raise ValueError("attention takes an attn_mask or is_causal=True, not both (as torch's SDPA)")
