@@ -41,6 +41,7 @@ os.environ.setdefault("JAX_PLATFORMS", "cpu")
 import numpy as np  # noqa: E402
 
 from marie.contract import SMAX_BUILTIN_MAPS, SMAX_CUSTOM_UNITS  # noqa: E402
+from marie.envs import xla_cache  # noqa: E402
 from marie.envs.base import EnvSpec, EnvUnavailableError, Reset, Step  # noqa: E402
 
 
@@ -75,6 +76,8 @@ except ImportError as _exc:  # pragma: no cover - depends on the install
     raise EnvUnavailableError(
         f"SMAX needs JaxMARL, which is not importable here ({_exc}): pip install 'jaxmarl==0.2.0'"
     ) from None
+
+xla_cache.enable(jax)  # compiled kernels on disk, shared by the processes of a suite (see xla_cache)
 
 MAX_STEPS = 100
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -91,3 +93,39 @@ def test_process_vectorisation_equals_single_copies():
         assert vec.versions()["mujoco"]
     finally:
         vec.close()
+
+
+@pytest.mark.parametrize(("task", "conf"), [("HalfCheetah", "2x3"), ("HalfCheetah", "3x2"), ("Hopper", "3x1")])
+def test_direct_step_equals_the_library_step(task, conf):
+    """MARIE's observation steps the single-agent task directly; the library's multi-agent step gives the same
+    observations, states, rewards and ends: two episodes (the first ends at the time limit or by a fall, then a
+    reset), actions outside the box included."""
+    direct = make_env("mamujoco", task, conf, episode_limit=60)
+    library = make_env("mamujoco", task, conf, episode_limit=60)
+    assert direct._action_index is not None
+    library._action_index = None  # the library's step
+    outputs = {}
+    for name, env in (("direct", direct), ("library", library)):
+        first, steps = rollout(env, [3], 60, scale=1.5)
+        second, more = rollout(env, [4], 30, seed=1, scale=1.5)
+        outputs[name] = [first, *steps, second, *more]
+        assert any(out.terminated[0] or out.truncated[0] for out in steps)
+    for x, y in zip(outputs["direct"], outputs["library"], strict=True):
+        for field in dataclasses.fields(x):
+            np.testing.assert_array_equal(getattr(x, field.name), getattr(y, field.name), err_msg=field.name)
+
+
+def test_direct_step_is_not_used_for_local_observations():
+    assert make_env("mamujoco", "HalfCheetah", "2x3", obs="local")._action_index is None
+
+
+def test_zscore_is_numpy_mean_and_std_bit_for_bit():
+    from marie.envs.mamujoco import zscore_with_id
+
+    rng = np.random.default_rng(0)
+    for n_agents, size in ((2, 17), (3, 17), (6, 11), (4, 27)):
+        for scale in (1e-3, 1.0, 30.0):
+            state = rng.normal(size=size) * scale
+            v = np.concatenate([np.repeat(state[None], n_agents, axis=0), np.eye(n_agents)], axis=1)
+            expected = ((v - v.mean(axis=1, keepdims=True)) / v.std(axis=1, keepdims=True)).astype(np.float32)
+            np.testing.assert_array_equal(zscore_with_id(state, n_agents), expected)
