@@ -18,7 +18,7 @@ import yaml
 from marie import registry
 from marie.config.defaults import DEVICES, EVAL_MODE_DEFAULTS, PRESET_DEFAULTS, WANDB_MODES
 from marie.config.schema import train_config_class
-from marie.contract import EVAL_MODES, PRESETS
+from marie.contract import EVAL_MODES, MAMUJOCO_OBS_MODES, PRESETS
 from marie.errors import UsageError
 
 
@@ -161,6 +161,10 @@ def validate(cfg: Any) -> None:
     for name, value in positive.items():
         if value <= 0:
             raise UsageError(f"invalid {name} {value!r}: must be a positive integer")
+    if cfg.env.obs is not None and cfg.env.env != "mamujoco":
+        raise UsageError(f"invalid env.obs {cfg.env.obs!r}: only mamujoco has observation modes (env is {cfg.env.env})")
+    if cfg.env.obs is not None and cfg.env.obs not in MAMUJOCO_OBS_MODES:
+        raise UsageError(f"invalid env.obs {cfg.env.obs!r}; valid choices: {', '.join(MAMUJOCO_OBS_MODES)}")
     if cfg.env.seed < 0:
         raise UsageError(f"invalid --seed {cfg.env.seed!r}: must be >= 0")
     if cfg.run.threads < 0:

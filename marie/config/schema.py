@@ -24,6 +24,7 @@ class EnvConfig:
     n_workers: int = 1  # env copies collecting in parallel (vmap for SMAX, processes otherwise)
     seed: int = 1  # the run seed; everything is seeded with 23 + 100 * seed, as the original
     episode_limit: int | None = None  # None: the env's own limit
+    obs: str | None = None  # MAMuJoCo observation (marie | state | local); None: the env's default (marie)
 
 
 @dataclass

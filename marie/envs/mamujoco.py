@@ -5,6 +5,9 @@ Observations (keyword ``obs``):
   (the single-agent task's observation, 17 numbers for HalfCheetah) plus a one-hot agent id, z-scored within
   the vector, ``(v - mean(v)) / std(v)``. MARIE's MAMuJoCo is therefore fully observable (d = 19 for
   HalfCheetah 2x3).
+- ``"state"`` (a deviation, used by MARIE's quick MAMuJoCo schedule): the same global state and one-hot agent id,
+  NOT z-scored. Z-scoring within the vector divides the velocities by a per-step spread, so the forward velocity
+  (HalfCheetah's reward) survives only through the id entries' tiny gap and a lossy tokenizer loses it.
 - ``"local"``: the library's k-nearest-joint observation (``agent_obsk``, default 1), zero-padded at the end to
   the largest agent's size.
 ``state`` is ``env.state()`` in both cases.
@@ -26,11 +29,12 @@ import io
 
 import numpy as np
 
+from marie.contract import MAMUJOCO_OBS_MODES
 from marie.envs.base import EnvSpec, EnvUnavailableError
 from marie.envs.procvec import CopyStep, SingleCopyEnv
 
 EPISODE_LIMIT = 1000
-OBS_MODES = ("marie", "local")
+OBS_MODES = MAMUJOCO_OBS_MODES
 # partitions the library lacks, as joint-label groups over the task's finest ("6x1") partition
 OWN_PARTITIONS = {("HalfCheetah", "3x2"): (("bfoot", "bshin"), ("bthigh", "ffoot"), ("fshin", "fthigh"))}
 
@@ -118,7 +122,7 @@ class MaMuJoCoEnv(SingleCopyEnv):
         self._local_sizes = [int(self._env.observation_space(a).shape[0]) for a in self._agents]
         n = len(self._agents)
         state_dim = int(np.asarray(self._env.state()).shape[0])
-        obs_dim = state_dim + n if obs == "marie" else max(self._local_sizes)
+        obs_dim = max(self._local_sizes) if obs == "local" else state_dim + n
         self.spec = EnvSpec(
             env="mamujoco",
             map_name=f"{task}-{agent_conf}",
@@ -134,15 +138,18 @@ class MaMuJoCoEnv(SingleCopyEnv):
             action_high=float(self._act_spaces[0].high.max()),
         )
         self._avail = np.ones((n, self.spec.n_actions), dtype=bool)
-        # With MARIE's observation (the global state) the library's per-agent observations are never read, and
+        # With the global-state observations the library's per-agent observations are never read, and
         # building them is ~a third of a step: step the single-agent task directly (same numbers, tested).
-        self._action_index = global_action_index(self._env) if obs == "marie" else None
+        self._action_index = global_action_index(self._env) if obs != "local" else None
 
     def _observe(self, local_obs: dict, state: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """``state``: the task's observation when the caller has it (``env.state()`` computes the same again)."""
         state = np.asarray(self._env.state() if state is None else state, dtype=np.float64)
         if self._obs_mode == "marie":
             obs = zscore_with_id(state, self.spec.n_agents)
+        elif self._obs_mode == "state":
+            n = self.spec.n_agents
+            obs = np.concatenate([np.repeat(state[None], n, axis=0), np.eye(n)], axis=1).astype(np.float32)
         else:
             obs = np.zeros((self.spec.n_agents, self.spec.obs_dim), dtype=np.float32)
             for i, agent in enumerate(self._agents):

@@ -153,7 +153,10 @@ class WorldModel(nn.Module):
 
     def aggregate(self, obs_emb: torch.Tensor, act_emb: torch.Tensor) -> torch.Tensor:
         """Perceiver over all agents of each group: (G,N,K,W), (G,N,n_act,W) -> aggregated tokens (G,N,W)."""
-        return self.perceiver(torch.cat([obs_emb, act_emb], dim=2))
+        out = self.perceiver(torch.cat([obs_emb, act_emb], dim=2))
+        if self.cfg.aggregate_output_scale > 0:  # a deviation (see WorldModelConfig.aggregate_output_scale)
+            out = F.layer_norm(out, out.shape[-1:]) * self.cfg.aggregate_output_scale
+        return out
 
     def embed_blocks(self, obs_tokens: torch.Tensor, action_tokens: torch.Tensor) -> torch.Tensor:
         """(B,T,N,K), (B,T,N,n_act) -> per-agent token sequences (B*N, T*tpb, W), without position embedding."""

@@ -95,13 +95,16 @@ def test_process_vectorisation_equals_single_copies():
         vec.close()
 
 
-@pytest.mark.parametrize(("task", "conf"), [("HalfCheetah", "2x3"), ("HalfCheetah", "3x2"), ("Hopper", "3x1")])
-def test_direct_step_equals_the_library_step(task, conf):
+@pytest.mark.parametrize(
+    ("task", "conf", "obs"),
+    [("HalfCheetah", "2x3", "marie"), ("HalfCheetah", "3x2", "marie"), ("Hopper", "3x1", "marie"), ("HalfCheetah", "2x3", "state")],
+)
+def test_direct_step_equals_the_library_step(task, conf, obs):
     """MARIE's observation steps the single-agent task directly; the library's multi-agent step gives the same
     observations, states, rewards and ends: two episodes (the first ends at the time limit or by a fall, then a
     reset), actions outside the box included."""
-    direct = make_env("mamujoco", task, conf, episode_limit=60)
-    library = make_env("mamujoco", task, conf, episode_limit=60)
+    direct = make_env("mamujoco", task, conf, episode_limit=60, obs=obs)
+    library = make_env("mamujoco", task, conf, episode_limit=60, obs=obs)
     assert direct._action_index is not None
     library._action_index = None  # the library's step
     outputs = {}
@@ -129,3 +132,16 @@ def test_zscore_is_numpy_mean_and_std_bit_for_bit():
             v = np.concatenate([np.repeat(state[None], n_agents, axis=0), np.eye(n_agents)], axis=1)
             expected = ((v - v.mean(axis=1, keepdims=True)) / v.std(axis=1, keepdims=True)).astype(np.float32)
             np.testing.assert_array_equal(zscore_with_id(state, n_agents), expected)
+
+
+def test_state_observation_is_the_raw_state_and_agent_id():
+    env = make_env("mamujoco", "HalfCheetah", "2x3", obs="state")
+    assert (env.spec.obs_dim, env.spec.state_dim) == (19, 17)
+    first, outs = rollout(env, [2], 3)
+    for out in [first, *outs]:
+        assert out.obs.dtype == np.float32
+        for agent in range(2):
+            np.testing.assert_array_equal(out.obs[0, agent, :17], out.state[0])
+            np.testing.assert_array_equal(out.obs[0, agent, 17:], np.eye(2)[agent])
+    zscored = make_env("mamujoco", "HalfCheetah", "2x3").reset([2])
+    np.testing.assert_array_equal(zscored.state, first.state)  # the same task, another view of it

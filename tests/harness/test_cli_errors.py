@@ -33,6 +33,10 @@ CASES = [
     (BASE + ["--set", "run.wandb_project=[a]"], "wandb_project", "string"),
     (BASE + ["--n_workers", "100000"], "100000", "GiB available"),
     (BASE + ["--set", "eval.num_envs=10000000"], "eval.num_envs", "per copy"),
+    (BASE + ["--set", "env.obs=state"], "env.obs", "only mamujoco"),
+    (["train", "--env", "mamujoco", "--env_name", "HalfCheetah", "--agent_conf", "2x3", "--set", "env.obs=pixels"],
+     "pixels", "marie, state, local"),  # fmt: skip
+    (BASE + ["--set", "marie.world_model.aggregate_output_scale=-1"], "aggregate_output_scale", ">= 0"),
 ]
 
 

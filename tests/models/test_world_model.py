@@ -171,3 +171,21 @@ def test_timeouts_turn_time_limit_dones_into_continuation_targets_of_one() -> No
     # target 0 costs ~20 per done position under this head; target 1 costs ~0
     assert float(faithful) == pytest.approx(20.0 * float(batch.dones.float().mean()), rel=1e-3)
     assert float(fixed) < 1e-6
+
+
+def test_aggregate_output_scale_normalises_the_aggregated_token() -> None:
+    """0 (the original) leaves the Perceiver's output as it is; > 0 layer-normalises it to that size, in training
+    and in imagination alike (both read ``aggregate``)."""
+    torch.manual_seed(0)
+    plain = small_world_model().eval()
+    torch.manual_seed(0)
+    scaled = small_world_model(aggregate_output_scale=0.02).eval()
+    obs_emb, act_emb = torch.randn(5, 3, 4, 32), torch.randn(5, 3, 1, 32)
+    raw = plain.aggregate(obs_emb, act_emb)
+    assert torch.equal(raw, plain.perceiver(torch.cat([obs_emb, act_emb], dim=2)))
+    out = scaled.aggregate(obs_emb, act_emb)
+    assert torch.allclose(out.mean(-1), torch.zeros(5, 3), atol=1e-6)
+    assert torch.allclose(out.std(-1, unbiased=False), torch.full((5, 3), 0.02), rtol=1e-3)
+    assert torch.allclose(out, torch.nn.functional.layer_norm(raw, (32,)) * 0.02, atol=1e-6)
+    with pytest.raises(ValueError, match="aggregate_output_scale"):
+        small_wm_config(aggregate_output_scale=-1.0)

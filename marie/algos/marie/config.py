@@ -73,6 +73,9 @@ class MarieConfig:
             raise UsageError(f"invalid --sample_temp {self.sample_temp!r}: must be > 0 (inf = uniform)")
         if not 0.0 <= self.tokenizer.decay < 1.0:
             raise UsageError(f"invalid --decay {self.tokenizer.decay!r}: must be in [0, 1)")
+        scale = self.world_model.aggregate_output_scale
+        if not scale >= 0:
+            raise UsageError(f"invalid marie.world_model.aggregate_output_scale {scale!r}: must be >= 0 (0: off)")
 
 
 # --- per-environment defaults of the original (spec §7.3) -----------------------------------------------------------
