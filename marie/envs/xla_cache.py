@@ -40,7 +40,10 @@ def cache_dir() -> Path | None:
     chosen = os.environ.get(ENV_VAR)
     if chosen is not None and chosen.strip().lower() in ("", "off", "0", "false"):
         return None
-    root = Path(chosen) if chosen else Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "marie/xla"
+    try:
+        root = Path(chosen) if chosen else Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "marie/xla"
+    except (RuntimeError, KeyError):  # no home folder to be found (some containers): run without the cache
+        return None
     versions = "-".join(importlib.metadata.version(name) for name in ("jax", "jaxlib"))
     cpu = hashlib.sha256(_cpu_fingerprint().encode()).hexdigest()[:12]
     return root / f"jax{versions}-cpu{cpu}"
@@ -56,7 +59,10 @@ def enable(jax_module) -> Path | None:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError:
         return None  # a read-only home: run without the cache rather than fail
-    jax_module.config.update("jax_compilation_cache_dir", str(folder))
-    jax_module.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
-    jax_module.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+    try:
+        jax_module.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+        jax_module.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+        jax_module.config.update("jax_compilation_cache_dir", str(folder))
+    except (AttributeError, KeyError, ValueError):  # a jax without these options: it only costs the compile time
+        return None
     return folder

@@ -74,3 +74,30 @@ def test_a_warm_cache_gives_the_same_rollout(tmp_path):
     warm = _rollout(str(tmp_path))
     assert cold["digest"] == warm["digest"]
     assert {path: path.stat().st_mtime_ns for path in entries} == modified  # read, not rewritten
+
+
+def test_no_home_folder_means_no_cache(monkeypatch):
+    monkeypatch.delenv("JAX_COMPILATION_CACHE_DIR", raising=False)
+    monkeypatch.delenv(xla_cache.ENV_VAR, raising=False)
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+
+    def no_home():
+        raise RuntimeError("Could not determine home directory.")
+
+    monkeypatch.setattr(xla_cache.Path, "home", staticmethod(no_home))
+    assert xla_cache.cache_dir() is None
+
+
+def test_an_unwritable_folder_means_no_cache(monkeypatch, tmp_path):
+    monkeypatch.delenv("JAX_COMPILATION_CACHE_DIR", raising=False)
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv(xla_cache.ENV_VAR, str(blocker))
+
+    class FakeJax:
+        class config:  # noqa: N801 - mimics jax.config
+            @staticmethod
+            def update(name, value):
+                raise AssertionError("must not configure a cache it cannot write")
+
+    assert xla_cache.enable(FakeJax) is None
