@@ -177,7 +177,7 @@ def run_bench(args: argparse.Namespace) -> int:
     quiet = args.json
     section = getattr(cfg, args.algo)
 
-    env = make_env(args.env, args.env_name, args.agent_conf, args.n_workers)
+    env = make_env(args.env, args.env_name, args.agent_conf, args.n_workers, **cfg.env.adapter_kwargs())
     agent = factory(args.algo)(env.spec, cfg, device)
     modules = {name: getattr(agent, attr) for name, attr in phases.modules}
     params = {name: sum(p.numel() for p in module.parameters()) for name, module in modules.items()}

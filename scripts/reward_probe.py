@@ -29,7 +29,6 @@ from marie.contract import CONFIG_FILE
 from marie.envs import make_env
 from marie.errors import RunDirectoryError, UsageError
 from marie.registry import factory
-from marie.training.loop import env_kwargs
 from marie.training.run_dir import RunDirectory
 
 
@@ -121,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     if cfg.run.algo != "marie":
         print(f"reward_probe: {args.run_dir} is a {cfg.run.algo!r} run; only 'marie' runs have a tokenizer")
         return 2
-    env = make_env(cfg.env.env, cfg.env.env_name, cfg.env.agent_conf, 1, **env_kwargs(cfg))
+    env = make_env(cfg.env.env, cfg.env.env_name, cfg.env.agent_conf, 1, **cfg.env.adapter_kwargs())
     agent = factory("marie")(env.spec, cfg, torch.device("cpu"))
     agent.load_state_dict(state["agent"])
     env.close()

@@ -26,6 +26,15 @@ class EnvConfig:
     episode_limit: int | None = None  # None: the env's own limit
     obs: str | None = None  # MAMuJoCo observation (marie | state | local); None: the env's default (marie)
 
+    def adapter_kwargs(self) -> dict[str, Any]:
+        """The keywords of ``make_env`` this section sets (time limit, MAMuJoCo observation)."""
+        kw: dict[str, Any] = {}
+        if self.episode_limit is not None:
+            kw["episode_limit"] = self.episode_limit
+        if self.obs is not None:
+            kw["obs"] = self.obs
+        return kw
+
 
 @dataclass
 class EvalConfig:

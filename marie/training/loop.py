@@ -53,16 +53,6 @@ class Counters:
     wall_s: float = 0.0
 
 
-def env_kwargs(cfg: TrainConfig) -> dict[str, Any]:
-    """The adapter keywords a run's config sets (time limit, MAMuJoCo observation)."""
-    kw: dict[str, Any] = {}
-    if cfg.env.episode_limit is not None:
-        kw["episode_limit"] = cfg.env.episode_limit
-    if cfg.env.obs is not None:
-        kw["obs"] = cfg.env.obs
-    return kw
-
-
 def evaluation_mode(cfg: TrainConfig, discrete: bool) -> str:
     """paper: sampled at T=1 for discrete actions, deterministic for continuous ones; standard: greedy."""
     if cfg.eval.mode == "paper" and discrete:
@@ -129,7 +119,7 @@ def _train(cfg: TrainConfig, run: RunDirectory, resolved: str, state: dict[str, 
     out_dir = run.root
     seed_everything(cfg.random_seed)
     device = resolve_device(cfg.run.device)
-    env_kw = env_kwargs(cfg)
+    env_kw = cfg.env.adapter_kwargs()
     env = make_env(cfg.env.env, cfg.env.env_name, cfg.env.agent_conf, cfg.env.n_workers, **env_kw)
     eval_copies = cfg.eval.num_envs or min(cfg.eval.episodes, 32)
     eval_env = make_env(cfg.env.env, cfg.env.env_name, cfg.env.agent_conf, eval_copies, quiet=True, **env_kw)

@@ -118,3 +118,13 @@ def test_every_resolved_config_is_what_it_was_before_the_config_became_a_package
                            if line.strip().split(":")[0] not in ADDED_SINCE)  # fmt: skip
             got[f"{env}|{preset}|{mode}|{bool(flags)}"] = hashlib.sha256(text.encode()).hexdigest()
     assert got == recorded["sha256_of_dump_yaml"]
+
+
+def test_env_section_gives_the_adapter_its_keywords() -> None:
+    from marie.config import build_config
+
+    plain = build_config("mamujoco", "HalfCheetah", flags={"env.agent_conf": "2x3"})
+    assert plain.env.adapter_kwargs() == {}
+    chosen = build_config("mamujoco", "HalfCheetah", flags={"env.agent_conf": "2x3"},
+                          overrides=["env.obs=state", "env.episode_limit=50"])  # fmt: skip
+    assert chosen.env.adapter_kwargs() == {"obs": "state", "episode_limit": 50}
