@@ -5,12 +5,12 @@ Observations (keyword ``obs``):
   (the single-agent task's observation, 17 numbers for HalfCheetah) plus a one-hot agent id, z-scored within
   the vector, ``(v - mean(v)) / std(v)``. MARIE's MAMuJoCo is therefore fully observable (d = 19 for
   HalfCheetah 2x3).
-- ``"state"`` (a deviation, used by MARIE's quick MAMuJoCo schedule): the same global state and one-hot agent id,
+- ``"state"`` (an opt-in deviation, ``--set env.obs=state``): the same global state and one-hot agent id,
   NOT z-scored. Z-scoring within the vector divides the velocities by a per-step spread, so the forward velocity
   (HalfCheetah's reward) survives only through the id entries' tiny gap and a lossy tokenizer loses it.
 - ``"local"``: the library's k-nearest-joint observation (``agent_obsk``, default 1), zero-padded at the end to
   the largest agent's size.
-``state`` is ``env.state()`` in both cases.
+``state`` is ``env.state()`` in every mode.
 
 Actions are passed on unclipped, as the original did (the simulator clamps controls to the box; the control cost
 sees the raw action); ``clip_actions=True`` clips them to the box first.
