@@ -11,6 +11,7 @@ import os
 import random
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -108,6 +109,16 @@ def matmul_peak_gflops(device: "torch.device | str" = "cpu", size: int = 2048, r
     b = torch.randn(size, size, device=device, generator=generator)
     a @ b  # warm-up
     return 2 * size**3 / _best_seconds(lambda: a @ b, reps, device) / 1e9
+
+
+def cpu_fields() -> dict[str, str]:
+    """The first CPU's ``/proc/cpuinfo`` fields (``model name``, ``flags``, ...); empty where there is no such file."""
+    try:
+        first_cpu = Path("/proc/cpuinfo").read_text().split("\n\n")[0]
+    except OSError:
+        return {}
+    pairs = (line.split(":", 1) for line in first_cpu.splitlines() if ":" in line)
+    return {key.strip(): value.strip() for key, value in pairs}
 
 
 def memory_bandwidth_gbs(device: "torch.device | str" = "cpu", nbytes: int = 2**28, reps: int = 5) -> float:

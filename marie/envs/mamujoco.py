@@ -65,11 +65,17 @@ def own_factorization(obsk, task: str, agent_conf: str) -> dict:
     }
 
 
-def zscore_with_id(state: np.ndarray, n_agents: int) -> np.ndarray:
-    """MARIE's MAMuJoCo observation: per agent, z-score(concat(state, one_hot(agent))) -> (N, S+N)."""
+def state_with_id(state: np.ndarray, n_agents: int) -> np.ndarray:
+    """Per agent, concat(state, one_hot(agent)) in float64: (S,) -> (N, S+N)."""
     v = np.zeros((n_agents, state.shape[0] + n_agents))
     v[:, : state.shape[0]] = state
     v[:, state.shape[0] :][np.diag_indices(n_agents)] = 1.0
+    return v
+
+
+def zscore_with_id(state: np.ndarray, n_agents: int) -> np.ndarray:
+    """MARIE's MAMuJoCo observation: per agent, z-score(concat(state, one_hot(agent))) -> (N, S+N)."""
+    v = state_with_id(state, n_agents)
     # numpy's mean and population std, spelled out as numpy computes them (the same bits, a third of the time):
     # sum / n; sqrt(sum((v - mean)^2) / n)
     centred = v - v.sum(axis=1, keepdims=True) / v.shape[1]
@@ -148,8 +154,7 @@ class MaMuJoCoEnv(SingleCopyEnv):
         if self._obs_mode == "marie":
             obs = zscore_with_id(state, self.spec.n_agents)
         elif self._obs_mode == "state":
-            n = self.spec.n_agents
-            obs = np.concatenate([np.repeat(state[None], n, axis=0), np.eye(n)], axis=1).astype(np.float32)
+            obs = state_with_id(state, self.spec.n_agents).astype(np.float32)
         else:
             obs = np.zeros((self.spec.n_agents, self.spec.obs_dim), dtype=np.float32)
             for i, agent in enumerate(self._agents):

@@ -18,19 +18,20 @@ import importlib.metadata
 import os
 from pathlib import Path
 
+from marie.runtime import cpu_fields
+
 ENV_VAR = "MARIE_XLA_CACHE"
 
 
 def _cpu_fingerprint() -> str:
-    """Model name and flags of the first CPU (Linux); the platform's processor string elsewhere."""
-    try:
-        first_cpu = Path("/proc/cpuinfo").read_text().split("\n\n")[0]
-        keep = ("vendor_id", "cpu family", "model", "model name", "flags")
-        return "\n".join(line for line in first_cpu.splitlines() if line.split(":", 1)[0].strip() in keep)
-    except OSError:
+    """Vendor, family, model, model name and instruction-set flags of the first CPU (Linux); else the platform's."""
+    fields = cpu_fields()
+    if not fields:
         import platform
 
         return f"{platform.machine()} {platform.processor()}"
+    keys = ("vendor_id", "cpu family", "model", "model name", "flags")
+    return "\n".join(f"{key}: {fields.get(key, '')}" for key in keys)
 
 
 def cache_dir() -> Path | None:
@@ -40,10 +41,13 @@ def cache_dir() -> Path | None:
     chosen = os.environ.get(ENV_VAR)
     if chosen is not None and chosen.strip().lower() in ("", "off", "0", "false"):
         return None
-    try:
-        root = Path(chosen) if chosen else Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "marie/xla"
-    except (RuntimeError, KeyError):  # no home folder to be found (some containers): run without the cache
-        return None
+    if chosen:
+        root = Path(chosen)
+    else:
+        try:
+            root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "marie/xla"
+        except (RuntimeError, KeyError):  # no home folder to be found (some containers): run without the cache
+            return None
     versions = "-".join(importlib.metadata.version(name) for name in ("jax", "jaxlib"))
     cpu = hashlib.sha256(_cpu_fingerprint().encode()).hexdigest()[:12]
     return root / f"jax{versions}-cpu{cpu}"

@@ -26,6 +26,7 @@ import numpy as np
 import pytest
 import torch
 
+from marie.runtime import cpu_fields
 from marie.training.run_dir import RunDirectory
 from tests.conftest import has_module, run_marie
 
@@ -59,12 +60,10 @@ def platform_keys() -> dict[str, str]:
 
 def cpu_model() -> str:
     """Vendor, family, model and model name of the first CPU (Linux), else what ``platform`` knows."""
+    info = cpu_fields()
     try:
-        first_cpu = Path("/proc/cpuinfo").read_text().split("\n\n")[0]
-        pairs = (line.split(":", 1) for line in first_cpu.splitlines() if ":" in line)
-        info = {key.strip(): value.strip() for key, value in pairs}
         return f"{info['vendor_id']} family {info['cpu family']} model {info['model']} ({info['model name']})"
-    except (OSError, KeyError):
+    except KeyError:
         import platform
 
         return platform.processor() or platform.machine()
