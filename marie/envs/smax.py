@@ -30,9 +30,12 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import importlib
+import importlib.util
 import io
 import os
 import sys
+import types
 from typing import Sequence
 
 # The original forced JAX to the CPU at import; we only pick the CPU when the user did not choose a platform.
@@ -64,20 +67,46 @@ def _quiet_jaxmarl_import():
         sys.stdout, sys.stderr = saved
 
 
+def _import_smax_package():
+    """``jaxmarl.environments.smax`` without running ``jaxmarl/__init__.py``, which imports every JaxMARL env
+    (storm, coin game, jaxnav, ...: ~4 of the ~5 s the import takes, in every SMAX process of a suite). The two
+    parent packages are empty stand-ins while the SMAX modules load; after, every ``jaxmarl`` module loaded here
+    leaves ``sys.modules`` (this module keeps what it uses), so a later ``import jaxmarl`` is a complete import of
+    its own. With jaxmarl already imported this is a plain import."""
+    if "jaxmarl" in sys.modules:
+        return importlib.import_module("jaxmarl.environments.smax")
+    spec = importlib.util.find_spec("jaxmarl")
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError("No module named 'jaxmarl'")
+    root = list(spec.submodule_search_locations)
+    stand_ins = {"jaxmarl": root, "jaxmarl.environments": [os.path.join(path, "environments") for path in root]}
+    loaded_before = set(sys.modules)
+    for name, path in stand_ins.items():
+        package = types.ModuleType(name)
+        package.__path__, package.__package__ = path, name
+        sys.modules[name] = package
+    try:
+        return importlib.import_module("jaxmarl.environments.smax")
+    finally:
+        for name in set(sys.modules) - loaded_before:
+            if name.split(".")[0] == "jaxmarl":
+                del sys.modules[name]
+
+
 try:
     import jax  # noqa: E402
     import jax.numpy as jnp  # noqa: E402
 
+    # Before JaxMARL's import, whose module-level array constants are compiled kernels too.
+    xla_cache.enable(jax)  # compiled kernels on disk, shared by the processes of a suite (see xla_cache)
     with _quiet_jaxmarl_import():
-        import jaxmarl  # noqa: E402
-        from jaxmarl.environments.smax import map_name_to_scenario  # noqa: E402
-        from jaxmarl.environments.smax.smax_env import Scenario  # noqa: E402
+        _smax = _import_smax_package()
+    HeuristicEnemySMAX = _smax.HeuristicEnemySMAX
+    Scenario, map_name_to_scenario = _smax.Scenario, _smax.map_name_to_scenario
 except ImportError as _exc:  # pragma: no cover - depends on the install
     raise EnvUnavailableError(
         f"SMAX needs JaxMARL, which is not importable here ({_exc}): pip install 'jaxmarl==0.2.0'"
     ) from None
-
-xla_cache.enable(jax)  # compiled kernels on disk, shared by the processes of a suite (see xla_cache)
 
 MAX_STEPS = 100
 
@@ -92,8 +121,7 @@ def scenario_for(map_name: str) -> "Scenario":
 
 def make_smax(map_name: str, max_steps: int = MAX_STEPS):
     """The JaxMARL env exactly as the original built it (``max_steps`` aside)."""
-    return jaxmarl.make(
-        "HeuristicEnemySMAX",
+    return HeuristicEnemySMAX(  # what jaxmarl.make("HeuristicEnemySMAX", ...) builds
         scenario=scenario_for(map_name),
         use_self_play_reward=False,
         walls_cause_death=True,

@@ -148,3 +148,33 @@ def test_custom_scenarios_sizes():
     env = make_env("smax", "2m_vs_1z", num_envs=1)
     first = env.reset([0])
     assert first.obs.shape == (1, 2, 36) and first.avail.shape == (1, 2, 6)
+
+
+IMPORT_CHECK = """
+import sys
+import numpy as np
+import marie.envs.smax as ours
+left = sorted(m for m in sys.modules if m.split(".")[0] == "jaxmarl")
+import jaxmarl  # the full package, imported afterwards as a user would
+from jaxmarl.environments.smax import map_name_to_scenario
+theirs = jaxmarl.make("HeuristicEnemySMAX", scenario=map_name_to_scenario("3m"), use_self_play_reward=False,
+                      walls_cause_death=True, see_enemy_actions=False, action_type="discrete",
+                      observation_type="unit_list")
+mine = ours.make_smax("3m")
+import jax
+key = jax.random.PRNGKey(7)
+obs_a, state_a = mine.reset(key)
+obs_b, state_b = theirs.reset(key)
+same = all(np.array_equal(obs_a[k], obs_b[k]) for k in obs_a)
+print(left, hasattr(jaxmarl.environments, "storm"), type(theirs).__name__ == type(mine).__name__, same)
+"""
+
+
+def test_smax_import_skips_the_other_jaxmarl_envs_and_leaves_jaxmarl_importable():
+    """The adapter loads only JaxMARL's SMAX modules (not the package's other envs) and leaves no stand-in behind:
+    a later `import jaxmarl` is the complete package, whose HeuristicEnemySMAX resets like ours."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", IMPORT_CHECK], capture_output=True, text=True, check=True)
+    assert done.stdout.strip().splitlines()[-1] == "[] True True True"

