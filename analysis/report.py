@@ -165,7 +165,8 @@ def machine_lines(provenance: pd.DataFrame) -> list[str]:
     """Wall-clocks only mean something against the machine: one line per (host, threads) with the matmul peak
     (and, where recorded, the memory bandwidth) each run measured at its start. Runs sharing a machine measure
     slightly different peaks (other load), so the peak is given as a range with its median rather than one line per
-    value."""
+    value. Where the runs recorded when they finished, the line also gives their span: from the first run's start
+    (its end less its training wall-clock) to the last run's end, i.e. how long the runs took together."""
     needed = {"host", "matmul_peak_gflops", "completed.wall_s"}
     if provenance.empty or not needed <= set(provenance.columns):
         return ["- Machine speed: not recorded by these runs (older runs have no `matmul_peak_gflops`)."]
@@ -188,8 +189,22 @@ def machine_lines(provenance: pd.DataFrame) -> list[str]:
                 low, high = rates.min(), rates.max()
                 peak += f", memory bandwidth {low:.1f}" + ("" if low == high else f"-{high:.1f}") + " GB/s"
         runs = f"{len(group)} run" + ("" if len(group) == 1 else "s")
+        spent += _span(group)
         lines.append(f"- Machine {markdown_text(str(key[0]))}{threads}: matmul peak {peak}; {runs}, {spent}.")
     return lines
+
+
+def _span(group: pd.DataFrame) -> str:
+    """", span M min from the first start to the last end" of runs that recorded both, else ""."""
+    if "completed.finished_at" not in group:
+        return ""
+    ends = pd.to_datetime(group["completed.finished_at"], utc=True, errors="coerce")
+    walls = pd.to_timedelta(pd.to_numeric(group["completed.wall_s"], errors="coerce"), unit="s")
+    known = ends.notna() & walls.notna()
+    if not known.any():
+        return ""
+    span = (ends[known].max() - (ends[known] - walls[known]).min()).total_seconds()
+    return f", span {span / 60:.1f} min from the first start to the last end"
 
 
 def markdown_to_html(text: str) -> str:

@@ -50,3 +50,19 @@ def test_the_memory_bandwidth_is_printed_where_the_runs_recorded_it():
 def test_runs_without_a_recorded_peak_say_so():
     provenance = pd.DataFrame({"host": ["a"], "completed.wall_s": [1.0]})
     assert "not recorded" in machine_lines(provenance)[0]
+
+
+def test_the_span_of_the_runs_goes_from_the_first_start_to_the_last_end():
+    provenance = pd.DataFrame({
+        "host": ["vm"] * 3,
+        "matmul_peak_gflops": [100.0] * 3,
+        "torch_threads": [1] * 3,
+        "completed.wall_s": [600.0, 60.0, 120.0],
+        # started 12:00:00, 12:09:00 and 12:20:00; the last ends at 12:22:00
+        "completed.finished_at": ["2026-01-01T12:10:00+0000", "2026-01-01T12:10:00+0000", "2026-01-01T12:22:00+0000"],
+    })
+    assert machine_lines(provenance)[0].endswith(
+        "run wall-clock 60-600 s (sum 780 s), span 22.0 min from the first start to the last end."
+    )
+    provenance["completed.finished_at"] = None  # runs that did not record it: no span
+    assert machine_lines(provenance)[0].endswith("(sum 780 s).")

@@ -187,3 +187,16 @@ def test_vq_parameter_count_smax_3m() -> None:
     assert count == pytest.approx(1.22e6, rel=0.02)  # spec §10.5: 513*d + 1.18M
     assert tok.tokens_per_obs == 16 and tok.vocab_size == 512
     assert build_tokenizer(TokenizerConfig(embed_dim=64), obs_dim=19).codebook.embed.shape == (512, 64)
+
+
+def test_nearest_code_is_argmin_of_the_distances_and_takes_the_first_of_ties():
+    book = EMACodebook(codebook_size=4, dim=2, decay=0.8, eps=1e-5)
+    book.embed.copy_(torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0], [0.0, 1.0]]))  # codes 2, 3 repeat 0, 1
+    z = torch.tensor([[1.0, 0.0], [0.0, 1.0], [0.5, 0.5], [0.0, 2.0]])
+    assert book.nearest(z).tolist() == [0, 1, 0, 1]  # [0.5, 0.5] is equally far from all four codes
+    generator = torch.Generator().manual_seed(0)
+    book = EMACodebook(codebook_size=64, dim=3, decay=0.8, eps=1e-5)
+    book.embed.copy_(torch.randint(-2, 3, (64, 3), generator=generator).float())  # many equal distances
+    z = torch.randint(-2, 3, (500, 3), generator=generator).float()
+    dist = (z.pow(2).sum(-1, keepdim=True) - 2.0 * z @ book.embed.t()) + book.embed.pow(2).sum(-1)
+    assert torch.equal(book.nearest(z), dist.argmin(dim=-1))

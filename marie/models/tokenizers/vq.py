@@ -36,7 +36,8 @@ class EMACodebook(nn.Module):
 
     def nearest(self, z: torch.Tensor) -> torch.Tensor:
         """(M, E) -> (M,) index of the nearest code (squared Euclidean distance)."""
-        dist = (z.pow(2).sum(-1, keepdim=True) - 2.0 * z @ self.embed.t()) + self.embed.pow(2).sum(-1)
+        # |z|^2 - 2 z.e in one pass (sub's alpha; doubling is exact, so the bits are those of the spelled-out form)
+        dist = torch.sub(z.pow(2).sum(-1, keepdim=True), z @ self.embed.t(), alpha=2.0) + self.embed.pow(2).sum(-1)
         # min(dim).indices is argmin (the first of tied minima, NaN wins) at ~0.6x its time on CPU.
         return torch.min(dist, dim=-1).indices
 
