@@ -195,7 +195,7 @@ def machine_lines(provenance: pd.DataFrame) -> list[str]:
 
 
 def _span(group: pd.DataFrame) -> str:
-    """", span M min from the first start to the last end" of runs that recorded both, else ""."""
+    """The suffix ', span M min from the first start to the last end' for runs that recorded both, else ''."""
     if "completed.finished_at" not in group:
         return ""
     ends = pd.to_datetime(group["completed.finished_at"], utc=True, errors="coerce")

@@ -67,7 +67,7 @@ def _quiet_jaxmarl_import():
         sys.stdout, sys.stderr = saved
 
 
-def _import_smax_package():
+def _import_smax_package() -> types.ModuleType:
     """``jaxmarl.environments.smax`` without running ``jaxmarl/__init__.py``, which imports every JaxMARL env
     (storm, coin game, jaxnav, ...: ~4 of the ~5 s the import takes, in every SMAX process of a suite). The two
     parent packages are empty stand-ins while the SMAX modules load; after, every ``jaxmarl`` module loaded here
