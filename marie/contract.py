@@ -115,8 +115,6 @@ MPE_OLD_NAMES = {
 # ---------------------------------------------------------------------------------------------------------------
 # MAMuJoCo (gymnasium-robotics 1.4.2, MuJoCo v5 tasks): agent_conf partitions the library defines per task,
 # plus HalfCheetah 3x2 (a paper scenario the library lacks), which marie.envs.mamujoco builds itself.
-# MAMuJoCo observations (marie/envs/mamujoco.py): MARIE's z-scored global state, the raw global state, the library's local
-MAMUJOCO_OBS_MODES = ("marie", "state", "local")
 MAMUJOCO_CONFS: dict[str, tuple[str, ...]] = {
     "HalfCheetah": ("2x3", "3x2", "6x1"),
     "Ant": ("2x4", "2x4d", "4x2"),
@@ -128,6 +126,9 @@ MAMUJOCO_CONFS: dict[str, tuple[str, ...]] = {
     "Swimmer": ("2x1",),
     "Pusher": ("3p",),
 }
+# MAMuJoCo observation modes (``env.obs``; marie/envs/mamujoco.py): MARIE's z-scored global state with agent id, the
+# raw global state with agent id, the library's per-agent local observation.
+MAMUJOCO_OBS_MODES = ("marie", "state", "local")
 
 # ---------------------------------------------------------------------------------------------------------------
 # Google Research Football: number of controlled players per scenario (the original's table).

@@ -34,7 +34,6 @@ from marie.envs.base import EnvSpec, EnvUnavailableError
 from marie.envs.procvec import CopyStep, SingleCopyEnv
 
 EPISODE_LIMIT = 1000
-OBS_MODES = MAMUJOCO_OBS_MODES
 # partitions the library lacks, as joint-label groups over the task's finest ("6x1") partition
 OWN_PARTITIONS = {("HalfCheetah", "3x2"): (("bfoot", "bshin"), ("bthigh", "ffoot"), ("fshin", "fthigh"))}
 
@@ -107,8 +106,8 @@ class MaMuJoCoEnv(SingleCopyEnv):
         clip_actions: bool = False,
     ) -> None:
         super().__init__()
-        if obs not in OBS_MODES:
-            raise ValueError(f"unknown MAMuJoCo obs mode {obs!r}; valid: {', '.join(OBS_MODES)}")
+        if obs not in MAMUJOCO_OBS_MODES:
+            raise ValueError(f"unknown MAMuJoCo obs mode {obs!r}; valid: {', '.join(MAMUJOCO_OBS_MODES)}")
         task, _, conf = map_name.partition("-")
         agent_conf = agent_conf or conf
         mamujoco_v1, obsk = _import_mamujoco()
