@@ -169,7 +169,7 @@ def run(args: argparse.Namespace) -> None:
         table[text_columns] = table[text_columns].fillna("")
         # The workflow writes tables/ beside the suite's collected metrics.csv, so that is the default source.
         metrics_path = args.metrics or args.table.parent.parent / "metrics.csv"
-        columns = ["env", "map", "algo", "seed", "step", "metric", "value"]
+        columns = ["env", "map", "algo", "seed", "step", "metric", "value", "n_episodes"]
         metrics = pd.read_csv(metrics_path, usecols=columns) if args.metrics or metrics_path.is_file() else None
         claim_path = args.claim or args.table.parent / "sample_efficiency.csv"
         if args.claim and not args.claim.is_file():

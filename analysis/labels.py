@@ -44,7 +44,9 @@ METRIC_LABELS = {
 BOUNDED_METRICS = {EVAL_WIN_RATE}
 
 EVAL_MODE_LABELS = {
-    "paper": "paper protocol (10 episodes every 500 env steps, actions sampled at T=1)",
+    # Episodes per evaluation are the protocol's (10, 32) unless a suite sets them: the report's protocol table
+    # gives them per map, as the runs recorded them.
+    "paper": "paper protocol (every ~500 env steps, discrete actions sampled at T=1, continuous ones the mean)",
     "standard": "standard protocol (32 greedy episodes per evaluation)",
 }
 

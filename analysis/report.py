@@ -14,6 +14,8 @@ from analysis.labels import EVAL_MODE_LABELS, env_label, format_steps, map_label
 from analysis.suite import Suite
 from analysis.table import display_table
 from analysis.world_model_quality import world_model_quality_section
+from marie.config.defaults import EVAL_MODE_DEFAULTS
+from marie.contract import EVAL_PREFIX
 
 VERDICT_RULE = (
     "A verdict is computed only where our protocol matches the reported one: same simulator, same env-step "
@@ -42,8 +44,36 @@ def companion_text(table: pd.DataFrame) -> str:
     return f"the mean of each seed's last {k} evaluations" if final == "last" else "each seed's last evaluation"
 
 
-def differences(suite: Suite, table: pd.DataFrame) -> list[str]:
+def episodes_per_evaluation(metrics: pd.DataFrame | None) -> dict[tuple[str, str], list[int]]:
+    """(env, map) -> the episode counts its runs' evaluations used, as recorded (``n_episodes`` of the eval rows)."""
+    if metrics is None or "n_episodes" not in metrics:
+        return {}
+    evals = metrics[metrics["metric"].astype(str).str.startswith(EVAL_PREFIX) & metrics["n_episodes"].notna()]
+    return {
+        (str(env), str(map_name)): sorted({int(n) for n in rows["n_episodes"]})
+        for (env, map_name), rows in evals.groupby(["env", "map"])
+    }
+
+
+def _protocol_episodes(suite: Suite) -> int | None:
+    return EVAL_MODE_DEFAULTS.get(suite.eval_mode, {}).get("eval.episodes")
+
+
+def differences(suite: Suite, table: pd.DataFrame, episodes: dict[tuple[str, str], list[int]] | None = None) -> list[str]:
     out = []
+    protocol = _protocol_episodes(suite)
+    for (env, map_name), counts in (episodes or {}).items():
+        if protocol is not None and counts != [protocol]:
+            why = (
+                " (its evaluation policy is deterministic, so the episodes differ only by the reset noise; the "
+                "original's 10 shared one seed and were one trajectory repeated, spec \u00a71.4)"
+                if env == "mamujoco"
+                else ""
+            )
+            out.append(
+                f"{map_label(env, map_name)}: {', '.join(map(str, counts))} episodes per evaluation vs the "
+                f"{suite.eval_mode} protocol's {protocol}{why}."
+            )
     if "smax" in suite.envs:
         out.append(
             "SMAC maps run on SMAX (JaxMARL), a stand-in: unit stats, terrain and dynamics differ from StarCraft II, "
@@ -75,7 +105,8 @@ def differences(suite: Suite, table: pd.DataFrame) -> list[str]:
     return out
 
 
-def protocol_table(suite: Suite) -> pd.DataFrame:
+def protocol_table(suite: Suite, episodes: dict[tuple[str, str], list[int]] | None = None) -> pd.DataFrame:
+    """One row per map; ``episodes`` (from :func:`episodes_per_evaluation`) adds the episodes per evaluation run."""
     rows = []
     for env in suite.envs:
         for map_name in suite.maps(env):
@@ -90,6 +121,9 @@ def protocol_table(suite: Suite) -> pd.DataFrame:
                     "preset": suite.preset,
                 }
             )
+            if episodes is not None:
+                counts = episodes.get((env, map_name))
+                rows[-1]["episodes per evaluation"] = ", ".join(map(str, counts)) if counts else "\u2014"
     return pd.DataFrame(rows)
 
 
@@ -103,6 +137,7 @@ def build_report(
 ) -> str:
     """The report's Markdown; `metrics` (the suite's collected metrics.csv) feeds the world-model section, `claim`
     (tables/sample_efficiency.csv) the sample-efficiency section."""
+    episodes = episodes_per_evaluation(metrics) if metrics is not None else None
     lines = [
         f"# Reproduction report: suite `{suite.name}`",
         "",
@@ -119,10 +154,10 @@ def build_report(
         "- Aggregates: IQM, median (of per-map means) and mean (of per-map means) across maps as rliable defines "
         "them, with stratified-bootstrap 95% CIs (seeds resampled within maps), which are too narrow with 2-4 seeds.",
         "",
-        markdown_table(protocol_table(suite)),
+        markdown_table(protocol_table(suite, episodes)),
         "## What differs from the paper",
         "",
-        *[f"- {d}" for d in differences(suite, table)],
+        *[f"- {d}" for d in differences(suite, table, episodes)],
         "",
         "## How verdicts are decided",
         "",
