@@ -59,7 +59,10 @@ def _protocol_episodes(suite: Suite) -> int | None:
     return EVAL_MODE_DEFAULTS.get(suite.eval_mode, {}).get("eval.episodes")
 
 
-def differences(suite: Suite, table: pd.DataFrame, episodes: dict[tuple[str, str], list[int]] | None = None) -> list[str]:
+def differences(
+    suite: Suite, table: pd.DataFrame, episodes: dict[tuple[str, str], list[int]] | None = None
+) -> list[str]:
+    """What differs from the paper's protocol, one sentence each; ``episodes`` as :func:`episodes_per_evaluation`."""
     out = []
     protocol = _protocol_episodes(suite)
     for (env, map_name), counts in (episodes or {}).items():
@@ -99,7 +102,12 @@ def differences(suite: Suite, table: pd.DataFrame, episodes: dict[tuple[str, str
             "MAMuJoCo runs the gymnasium-robotics v5 tasks; the paper used the older v2 tasks. Its MAMuJoCo numbers "
             "exist only as curves and were read by eye (\u00b1200), so they are approximate."
         )
-    uncovered = [f"{env_label(e)} {m}" for e in suite.envs for m in suite.maps(e) if table[(table["env"] == e) & (table["map"] == m)]["reported_env"].astype(str).eq("").all()]
+    uncovered = [
+        f"{env_label(e)} {m}"
+        for e in suite.envs
+        for m in suite.maps(e)
+        if table[(table["env"] == e) & (table["map"] == m)]["reported_env"].astype(str).eq("").all()
+    ]
     if uncovered:
         out.append(f"No reported number exists for: {', '.join(uncovered)} (measured only).")
     return out
