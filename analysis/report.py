@@ -59,17 +59,15 @@ def _protocol_episodes(suite: Suite) -> int | None:
     return EVAL_MODE_DEFAULTS.get(suite.eval_mode, {}).get("eval.episodes")
 
 
-def differences(
-    suite: Suite, table: pd.DataFrame, episodes: dict[tuple[str, str], list[int]] | None = None
-) -> list[str]:
-    """What differs from the paper's protocol, one sentence each; ``episodes`` as :func:`episodes_per_evaluation`."""
+def _episode_differences(suite: Suite, episodes: dict[tuple[str, str], list[int]]) -> list[str]:
+    """One sentence per map whose evaluations used another episode count than the suite's protocol."""
     out = []
     protocol = _protocol_episodes(suite)
-    for (env, map_name), counts in (episodes or {}).items():
+    for (env, map_name), counts in episodes.items():
         if protocol is not None and counts != [protocol]:
             why = (
-                " (its evaluation policy is deterministic, so the episodes differ only by the reset noise; the "
-                "original's 10 shared one seed and were one trajectory repeated, spec \u00a71.4)"
+                " (its evaluation policy is deterministic, so the episodes differ only by the reset noise; in the "
+                "original code all 10 shared one seed: one trajectory, repeated)"
                 if env == "mamujoco"
                 else ""
             )
@@ -77,6 +75,14 @@ def differences(
                 f"{map_label(env, map_name)}: {', '.join(map(str, counts))} episodes per evaluation vs the "
                 f"{suite.eval_mode} protocol's {protocol}{why}."
             )
+    return out
+
+
+def differences(
+    suite: Suite, table: pd.DataFrame, episodes: dict[tuple[str, str], list[int]] | None = None
+) -> list[str]:
+    """What differs from the paper's protocol, one sentence each; ``episodes`` as :func:`episodes_per_evaluation`."""
+    out = []
     if "smax" in suite.envs:
         out.append(
             "SMAC maps run on SMAX (JaxMARL), a stand-in: unit stats, terrain and dynamics differ from StarCraft II, "
@@ -97,6 +103,7 @@ def differences(
     reported_seeds = pd.to_numeric(compared["reported_n_seeds"], errors="coerce").dropna()
     if not reported_seeds.empty and len(suite.seeds) < reported_seeds.max():
         out.append(f"{len(suite.seeds)} seeds per run vs the paper's {int(reported_seeds.max())}.")
+    out += _episode_differences(suite, episodes or {})
     if "mamujoco" in suite.envs:
         out.append(
             "MAMuJoCo runs the gymnasium-robotics v5 tasks; the paper used the older v2 tasks. Its MAMuJoCo numbers "
