@@ -20,6 +20,7 @@ from marie.contract import validate_env
 from marie.runtime import (
     TRAIN_STREAM,
     derive_seed,
+    keep_freed_heap,
     limit_threads,
     matmul_peak_gflops,
     release_free_memory,
@@ -116,6 +117,11 @@ def _timed(fn, reps: int) -> float:
     return (_clock() - start) / reps
 
 
+def _page_faults() -> int:
+    """Minor page faults of this process so far: memory the allocator handed back to the OS and took again."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+
+
 def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -173,6 +179,7 @@ def run_bench(args: argparse.Namespace) -> int:
              "run.algo": args.algo}  # fmt: skip
     cfg = build_config(args.env, args.env_name, preset=args.preset, flags=flags, overrides=args.overrides)
     seed_everything(cfg.random_seed)
+    keep_freed_heap(cfg.run.heap_keep_mb)
     device = resolve_device(cfg.run.device)
     quiet = args.json
     section = getattr(cfg, args.algo)
@@ -198,6 +205,7 @@ def run_bench(args: argparse.Namespace) -> int:
 
     # 2. Model updates on that data, one warm-up then timed, phase by phase (MARIE: tokenizer, world model).
     per_update = {"tokenizer": 0.0, "world_model": 0.0}
+    faults = {"tokenizer": 0.0, "world_model": 0.0}
     reps = {"tokenizer": args.tokenizer_updates, "world_model": args.wm_updates}
     phase_s = {"tokenizer": 0.0, "world_model": 0.0}
     for phase, key in phases.updates:
@@ -206,7 +214,9 @@ def run_bench(args: argparse.Namespace) -> int:
         train = getattr(agent, f"train_{phase}")
         train(updates=1)
         _log(f"timing {reps[phase]} {phase} updates ...", quiet)
+        before = _page_faults()
         per_update[phase] = _timed(lambda: train(updates=1), reps[phase])
+        faults[phase] = (_page_faults() - before) / reps[phase]
         phase_s[phase] = per_update[phase] * _get(section, key)
     peaks["world_model"] = _peak_mb()
     release_free_memory()
@@ -263,6 +273,7 @@ def run_bench(args: argparse.Namespace) -> int:
         "ppo_s": ppo_s * rounds,
         "tokenizer_update_s": per_update["tokenizer"],
         "wm_update_s": per_update["world_model"],
+        "wm_page_faults_per_update": faults["world_model"],  # machine-independent: see runtime.keep_freed_heap
         "one_imagination_s": imagination_s,
         "env_steps_per_s": env_steps_per_s,
         **kv,
@@ -311,7 +322,8 @@ def _print_table(result: dict[str, Any]) -> None:
     rows = [
         ("full round (scaled)", f"{result['round_s']:.1f} s"),
         ("  tokenizer updates", f"{result['tokenizer_s']:.1f} s  ({result['tokenizer_update_s']:.3f} s each)"),
-        ("  world-model updates", f"{result['world_model_s']:.1f} s  ({result['wm_update_s']:.2f} s each)"),
+        ("  world-model updates", f"{result['world_model_s']:.1f} s  ({result['wm_update_s']:.2f} s each, "
+         f"{result['wm_page_faults_per_update']:.0f} page faults each)"),
         ("  imagination", f"{result['imagination_s']:.1f} s  ({result['one_imagination_s']:.1f} s each)"),
         ("  PPO", f"{result['ppo_s']:.1f} s"),
         ("collection", f"{result['env_steps_per_s']:.0f} env steps/s"),

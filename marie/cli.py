@@ -21,7 +21,7 @@ from marie import bench
 from marie.contract import ENV_FAMILIES, list_scenarios, validate_env
 from marie.envs.capacity import check_env_copies
 from marie.errors import INTERRUPTED_EXIT, TERMINATED_EXIT, UsageError, exit_status
-from marie.runtime import limit_threads, set_torch_threads
+from marie.runtime import keep_freed_heap, limit_threads, set_torch_threads
 
 
 class _OneLineParser(argparse.ArgumentParser):
@@ -155,6 +155,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     copies = {"--n_workers": cfg.env.n_workers, "eval.num_envs": cfg.eval.num_envs}
     check_env_copies(cfg.env.env, cfg.env.env_name, copies)  # before memory grows without bound
     set_torch_threads(cfg.run.threads)
+    keep_freed_heap(cfg.run.heap_keep_mb)
     from marie.training.loop import train
 
     return train(cfg, args.out_dir, sys.argv[1:])

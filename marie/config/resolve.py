@@ -170,7 +170,8 @@ def validate(cfg: Any) -> None:
     if cfg.run.threads < 0:
         raise UsageError(f"invalid --threads {cfg.run.threads!r}: must be >= 1 (or 0 for torch's default)")
     for name, value in (("run.checkpoint_interval_s", cfg.run.checkpoint_interval_s),
-                        ("run.checkpoint_every_steps", cfg.run.checkpoint_every_steps)):  # fmt: skip
+                        ("run.checkpoint_every_steps", cfg.run.checkpoint_every_steps),
+                        ("run.heap_keep_mb", cfg.run.heap_keep_mb)):  # fmt: skip
         if value < 0:
             raise UsageError(f"invalid {name} {value!r}: must be >= 0")
     for spec in registry.specs().values():

@@ -54,6 +54,7 @@ class RunConfig:
     max_episodes: int = 50_000  # the original's Experiment(episodes=50000)
     device: str = "cpu"
     threads: int = 0  # torch intra-op threads; 0 = torch's default
+    heap_keep_mb: int = 256  # freed heap glibc keeps for reuse (runtime.keep_freed_heap); 0: glibc default
     checkpoint_interval_s: float = 120.0  # wall-clock seconds between checkpoints (also one at the end)
     checkpoint_every_steps: int = 0  # also one every this many env steps (0: off; the kill tests use it)
     wandb_mode: str = "disabled"  # --mode

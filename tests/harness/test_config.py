@@ -86,7 +86,7 @@ def test_the_quick_preset_has_its_own_smax_and_mamujoco_schedules_and_only_there
 
 
 # Keys added after the recording (each a new `key: value` line of its section; everything else must be unchanged).
-ADDED_SINCE = {"checkpoint_every_steps", "precision", "aggregate_init_scale", "aggregate_output_scale", "obs"}
+ADDED_SINCE = {"checkpoint_every_steps", "precision", "aggregate_init_scale", "aggregate_output_scale", "obs", "heap_keep_mb"}
 
 
 def test_every_resolved_config_is_what_it_was_before_the_config_became_a_package() -> None:
