@@ -18,7 +18,8 @@ from marie.errors import RunDirectoryError
 from marie.training.run_dir import RunDirectory
 
 # Settings that may change between a run and its resumption without changing its results.
-RESUMABLE_CHANGES = {"run.threads", "run.progress", "run.checkpoint_interval_s", "run.checkpoint_every_steps"}
+RESUMABLE_CHANGES = {"run.threads", "run.progress", "run.checkpoint_interval_s", "run.checkpoint_every_steps",
+                     "run.heap_keep_mb"}  # fmt: skip
 
 
 def changed_keys(old: dict[str, Any], new: dict[str, Any], algo: str) -> list[str]:

@@ -117,3 +117,12 @@ def test_resume_ignores_sections_of_other_algorithms():
     assert _changed_keys(old, new, "marie") == []
     assert _changed_keys(old, new, "mappo") == ["mappo.b"]
     assert _changed_keys(old, {**new, "run": {"steps": 20}}, "marie") == ["run.steps"]
+
+
+def test_resume_accepts_a_run_from_before_the_heap_setting_existed():
+    """run.heap_keep_mb changes no number: a run directory written before the key existed still resumes."""
+    from marie.training.resume import changed_keys
+
+    old = {"run": {"steps": 10, "threads": 1}}
+    assert changed_keys(old, {"run": {"steps": 10, "threads": 1, "heap_keep_mb": 256}}, "marie") == []
+    assert changed_keys({"run": {"heap_keep_mb": 0}}, {"run": {"heap_keep_mb": 256}}, "marie") == []
