@@ -81,14 +81,16 @@ def set_torch_threads(threads: int | None) -> None:
         torch.set_num_threads(threads)
 
 
-def _load_malloc_trim():
+def _load_glibc_malloc():
+    """glibc's ``malloc_trim`` and ``mallopt``, or (None, None) off glibc."""
     try:
-        return ctypes.CDLL("libc.so.6").malloc_trim
+        libc = ctypes.CDLL("libc.so.6")
+        return libc.malloc_trim, libc.mallopt
     except (OSError, AttributeError):  # not glibc
-        return None
+        return None, None
 
 
-_MALLOC_TRIM = _load_malloc_trim()
+_MALLOC_TRIM, _MALLOPT = _load_glibc_malloc()
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # mallopt parameter numbers (glibc's malloc.h)
 _MMAP_THRESHOLD_BYTES = 32 << 20  # the ceiling of glibc's own adaptive threshold: larger blocks stay mmap'ed
 
@@ -104,10 +106,9 @@ def keep_freed_heap(megabytes: int) -> bool:
     Setting a trim threshold turns glibc's adaptive thresholds off, so the mmap threshold is fixed as well, at the
     adaptive one's ceiling (blocks above it are mapped and unmapped, as before).
     """
-    if megabytes <= 0 or _MALLOC_TRIM is None:
+    if megabytes <= 0 or _MALLOPT is None:
         return False
-    mallopt = ctypes.CDLL("libc.so.6").mallopt
-    return bool(mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD_BYTES)) and bool(mallopt(_M_TRIM_THRESHOLD, megabytes << 20))
+    return bool(_MALLOPT(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD_BYTES)) and bool(_MALLOPT(_M_TRIM_THRESHOLD, megabytes << 20))
 
 
 def release_free_memory() -> None:
