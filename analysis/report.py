@@ -223,11 +223,13 @@ def machine_lines(provenance: pd.DataFrame) -> list[str]:
     lines = []
     peaks = pd.to_numeric(provenance["matmul_peak_gflops"], errors="coerce")
     measured = provenance.assign(peak=peaks).dropna(subset=["peak"])
-    keys = ["host"] + (["torch_threads"] if "torch_threads" in measured else [])
+    # The CPU model (recorded since it was found to change the numbers) tells apart machines that share a host name.
+    measured = measured.assign(cpu=measured["cpu_model"].fillna("") if "cpu_model" in measured else "")
+    keys = ["host", "cpu"] + (["torch_threads"] if "torch_threads" in measured else [])
     for key, group in measured.groupby(keys, sort=True):
-        key = key if isinstance(key, tuple) else (key,)
         wall = pd.to_numeric(group["completed.wall_s"], errors="coerce").dropna()
-        threads = f" at {int(key[1])} thread(s)" if len(key) > 1 else ""
+        threads = f" at {int(key[2])} thread(s)" if len(key) > 2 else ""
+        cpu = f" ({markdown_text(key[1])})" if key[1] else ""
         low, high, median = group["peak"].min(), group["peak"].max(), group["peak"].median()
         peak = f"{low:.0f}" if round(low) == round(high) else f"{low:.0f}-{high:.0f}"
         peak += " GFLOP/s" + ("" if round(low) == round(high) else f" (median {median:.0f})")
@@ -240,7 +242,12 @@ def machine_lines(provenance: pd.DataFrame) -> list[str]:
                 peak += f", memory bandwidth {low:.1f}" + ("" if low == high else f"-{high:.1f}") + " GB/s"
         runs = f"{len(group)} run" + ("" if len(group) == 1 else "s")
         spent += _span(group)
-        lines.append(f"- Machine {markdown_text(str(key[0]))}{threads}: matmul peak {peak}; {runs}, {spent}.")
+        lines.append(f"- Machine {markdown_text(str(key[0]))}{cpu}{threads}: matmul peak {peak}; {runs}, {spent}.")
+    if measured["cpu"].astype(bool).any():
+        lines.append(
+            "- The runs are deterministic on one CPU model, not across models: MKL and oneDNN pick other kernels on "
+            "another CPU, so the same seeds give other trajectories there (a new draw, not an error)."
+        )
     return lines
 
 

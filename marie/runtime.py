@@ -141,6 +141,21 @@ def cpu_fields() -> dict[str, str]:
     return {key.strip(): value.strip() for key, value in pairs}
 
 
+def cpu_model() -> str:
+    """Vendor, family, model and model name of the first CPU (Linux), else what ``platform`` knows.
+
+    Floating-point results depend on it, not only on the vector ISA: MKL and oneDNN pick different kernels on
+    different CPU models, so the same seed gives other trajectories on another model (measured: the quick suite's
+    MARIE runs differ between an Intel Xeon and an AMD EPYC machine, both AVX512)."""
+    info = cpu_fields()
+    try:
+        return f"{info['vendor_id']} family {info['cpu family']} model {info['model']} ({info['model name']})"
+    except KeyError:
+        import platform
+
+        return platform.processor() or platform.machine()
+
+
 def memory_bandwidth_gbs(device: "torch.device | str" = "cpu", nbytes: int = 2**28, reps: int = 5) -> float:
     """Best-of-``reps`` rate of a float32 tensor copy whose read + write traffic is ``nbytes`` (GB/s, at the current
     thread count). At the default 256 MB it is the main-memory rate, the other limit (besides the matmul peak) that

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from marie.runtime import matmul_peak_gflops, memory_bandwidth_gbs
+from marie.runtime import cpu_model, matmul_peak_gflops, memory_bandwidth_gbs
 
 PACKAGES = (
     "marie-repro", "torch", "numpy", "jax", "jaxlib", "jaxmarl", "pettingzoo", "mpe2", "mujoco",
@@ -62,6 +62,8 @@ def collect(env_versions: dict[str, str], argv: list[str], device: Any = "cpu") 
         "sc2_build": os.environ.get("SC2_BUILD"),
         "host": socket.gethostname(),
         "platform": platform.platform(),
+        # floating-point results, hence trajectories, depend on the CPU model (marie.runtime.cpu_model)
+        "cpu_model": cpu_model(),
         "cpu_count": os.cpu_count(),
         "slurm_job_id": os.environ.get("SLURM_JOB_ID"),
     }

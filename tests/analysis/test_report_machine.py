@@ -66,3 +66,22 @@ def test_the_span_of_the_runs_goes_from_the_first_start_to_the_last_end():
     )
     provenance["completed.finished_at"] = None  # runs that did not record it: no span
     assert machine_lines(provenance)[0].endswith("(sum 780 s).")
+
+
+def test_the_cpu_model_tells_apart_machines_of_one_host_name_and_the_report_says_it_changes_the_numbers():
+    provenance = pd.DataFrame({
+        "host": ["vm", "vm", "vm"],
+        "cpu_model": ["AuthenticAMD family 25 model 17 (AMD EPYC)", "GenuineIntel family 6 model 207 (Xeon)",
+                      "AuthenticAMD family 25 model 17 (AMD EPYC)"],
+        "matmul_peak_gflops": [90.0, 130.0, 90.0],
+        "torch_threads": [1, 1, 1],
+        "completed.wall_s": [10.0, 12.0, 5.0],
+    })
+    lines = machine_lines(provenance)
+    assert lines[0] == (
+        "- Machine vm (AuthenticAMD family 25 model 17 (AMD EPYC)) at 1 thread(s): matmul peak 90 GFLOP/s; "
+        "2 runs, run wall-clock 5-10 s (sum 15 s)."
+    )
+    assert lines[1].startswith("- Machine vm (GenuineIntel family 6 model 207 (Xeon)) at 1 thread(s): matmul peak 130")
+    assert "deterministic on one CPU model, not across models" in lines[2]
+    assert len(lines) == 3

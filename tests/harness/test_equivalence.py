@@ -26,7 +26,7 @@ import numpy as np
 import pytest
 import torch
 
-from marie.runtime import cpu_fields
+from marie.runtime import cpu_model
 from marie.training.run_dir import RunDirectory
 from tests.conftest import has_module, run_marie
 
@@ -56,17 +56,6 @@ def platform_keys() -> dict[str, str]:
         "jaxlib": version("jaxlib"),
         "jaxmarl": version("jaxmarl"),
     }
-
-
-def cpu_model() -> str:
-    """Vendor, family, model and model name of the first CPU (Linux), else what ``platform`` knows."""
-    info = cpu_fields()
-    try:
-        return f"{info['vendor_id']} family {info['cpu family']} model {info['model']} ({info['model name']})"
-    except KeyError:
-        import platform
-
-        return platform.processor() or platform.machine()
 
 
 def golden_for(records: list[dict[str, Any]], here: dict[str, str]) -> dict[str, Any] | None:
