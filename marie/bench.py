@@ -19,6 +19,7 @@ from typing import Any
 from marie.contract import validate_env
 from marie.runtime import (
     TRAIN_STREAM,
+    cpu_model,
     derive_seed,
     keep_freed_heap,
     limit_threads,
@@ -264,6 +265,7 @@ def run_bench(args: argparse.Namespace) -> int:
         "env": f"{args.env}:{args.env_name}",
         "preset": args.preset,
         "device": str(device),
+        "cpu_model": cpu_model(),  # the numbers below depend on it (runtime.cpu_model)
         "threads": torch.get_num_threads(),
         "wm_precision": getattr(getattr(section, "world_model", None), "precision", "fp32"),  # fractions: of fp32 peak
         "round_s": round_s,
@@ -329,7 +331,7 @@ def _print_table(result: dict[str, Any]) -> None:
         ("collection", f"{result['env_steps_per_s']:.0f} env steps/s"),
         ("peak memory (RSS)", f"{result['peak_rss_mb']:.0f} MB"),
         *([("peak device memory", f"{result['device_peak_mb']:.0f} MB")] if "device_peak_mb" in result else []),
-        ("matmul peak", f"{result['matmul_peak_gflops']:.0f} GFLOP/s"),
+        ("matmul peak", f"{result['matmul_peak_gflops']:.0f} GFLOP/s ({result['cpu_model']})"),
         ("memory bandwidth", f"{result['memory_bandwidth_gbs']:.1f} GB/s (copy, read + write)"),
         ("world model update", f"{result['wm_update_gflop']:.0f} GFLOP, "
          f"{100 * result['wm_fraction_of_peak']:.0f}% of peak, "

@@ -8,7 +8,7 @@ KEYS = ("round_s", "tokenizer_s", "world_model_s", "imagination_s", "ppo_s", "wm
         "imagination_kv_speedup", "kv_max_abs_diff", "peak_rss_mb", "matmul_peak_gflops", "wm_fraction_of_peak",
         "imagination_fraction_of_peak", "params", "memory_bandwidth_gbs", "wm_roofline_s", "wm_fraction_of_roofline",
         "wm_memory_bound_share", "one_imagination_roofline_s", "imagination_fraction_of_roofline",
-        "imagination_memory_bound_share", "wm_page_faults_per_update")  # fmt: skip
+        "imagination_memory_bound_share", "wm_page_faults_per_update", "cpu_model")  # fmt: skip
 
 
 @pytest.mark.slow
