@@ -128,7 +128,12 @@ def _train(cfg: TrainConfig, run: RunDirectory, resolved: str, state: dict[str, 
     counters = Counters() if state is None else _restore(agent, state, run, cfg.run.algo)
 
     run.write_config(resolved)
-    run.write_provenance(provenance.collect(env.versions(), argv, device) | {"preset": cfg.run.preset})
+    machine = provenance.collect(env.versions(), argv, device) | {"preset": cfg.run.preset}
+    if state is not None:
+        machine, note = provenance.with_earlier_cpus(run.read_provenance(), machine)
+        if note:
+            print(note, file=sys.stderr, flush=True)
+    run.write_provenance(machine)
     keys = {"env": spec.env, "map": spec.map_name, "algo": cfg.run.algo, "seed": cfg.env.seed}
     if state is None:
         (out_dir / METRICS_FILE).unlink(missing_ok=True)  # a fresh file with its header

@@ -67,3 +67,24 @@ def collect(env_versions: dict[str, str], argv: list[str], device: Any = "cpu") 
         "cpu_count": os.cpu_count(),
         "slurm_job_id": os.environ.get("SLURM_JOB_ID"),
     }
+
+
+def with_earlier_cpus(previous: dict[str, Any] | None, current: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
+    """On resume: ``current`` with ``cpu_models_before`` (the CPU models the run ran on before this start, oldest first,
+    from the ``previous`` provenance), and a one-line note when this start's CPU model is not the last one's.
+
+    A run resumed on another CPU model (a cluster rescheduling a killed job on another node type) continues correctly
+    but not bit-identically: its floats, hence its trajectory, follow the new CPU's kernels from the resume on."""
+    if not previous:
+        return current, None
+    before = [str(m) for m in previous.get("cpu_models_before", []) if m]
+    last = previous.get("cpu_model")
+    if last:
+        before.append(str(last))
+    if not before:  # written before CPU models were recorded: nothing known to compare with
+        return current, None
+    note = None
+    if before[-1] != current.get("cpu_model"):
+        note = (f"note: resuming on another CPU model ({current.get('cpu_model')}; the checkpoint's run was on "
+                f"{before[-1]}): the run continues correctly, but not bit-identically to an uninterrupted run")
+    return current | {"cpu_models_before": before}, note

@@ -146,6 +146,15 @@ class RunDirectory:
     def write_config(self, text: str) -> None:
         atomic_write_text(self.root / CONFIG_FILE, text)
 
+    def read_provenance(self) -> dict[str, Any] | None:
+        """The provenance an earlier start wrote, or None where there is none or it is not a readable JSON mapping
+        (it is informational: a damaged one is replaced, not refused)."""
+        try:
+            data = json.loads((self.root / PROVENANCE_FILE).read_text())
+        except (OSError, ValueError):
+            return None
+        return data if isinstance(data, dict) else None
+
     def write_provenance(self, data: dict[str, Any]) -> None:
         atomic_write_text(self.root / PROVENANCE_FILE, json.dumps(data, indent=2, sort_keys=True, default=str))
 

@@ -126,3 +126,16 @@ def test_resume_accepts_a_run_from_before_the_heap_setting_existed():
     old = {"run": {"steps": 10, "threads": 1}}
     assert changed_keys(old, {"run": {"steps": 10, "threads": 1, "heap_keep_mb": 256}}, "marie") == []
     assert changed_keys({"run": {"heap_keep_mb": 0}}, {"run": {"heap_keep_mb": 256}}, "marie") == []
+
+
+def test_earlier_cpu_models_are_carried_and_a_change_gets_one_note():
+    from marie.training.provenance import with_earlier_cpus
+
+    current = {"cpu_model": "B"}
+    assert with_earlier_cpus(None, current) == (current, None)
+    assert with_earlier_cpus({"host": "x"}, current) == (current, None)  # written before CPU models were recorded
+    same, note = with_earlier_cpus({"cpu_model": "B"}, current)
+    assert same["cpu_models_before"] == ["B"] and note is None
+    moved, note = with_earlier_cpus({"cpu_model": "A", "cpu_models_before": ["B"]}, current)
+    assert moved["cpu_models_before"] == ["B", "A"] and moved["cpu_model"] == "B"
+    assert note is not None and "another CPU model (B;" in note and "on A" in note

@@ -5,6 +5,7 @@ should not. Runs use MAPPO/MARIE on MPE (no JAX start-up) with the smoke preset.
 from __future__ import annotations
 
 import fcntl
+import json
 import math
 import os
 import shutil
@@ -103,6 +104,26 @@ def test_a_deleted_config_is_checked_against_the_checkpoints_copy(unfinished):
     same = run_marie(*BASE, "--out-dir", str(unfinished))
     assert same.returncode == 0, same.stderr[-2000:]
     assert (unfinished / "config.resolved.yaml").exists() and (unfinished / "COMPLETED").exists()
+
+
+def test_a_resume_on_another_cpu_model_says_so_and_records_the_earlier_one(unfinished):
+    prov_path = unfinished / "provenance.json"
+    here = json.loads(prov_path.read_text())["cpu_model"]
+    same = run_marie(*BASE, "--out-dir", str(unfinished))  # same CPU model: no note
+    assert same.returncode == 0, same.stderr[-3000:]
+    assert "another CPU model" not in same.stderr
+    assert json.loads(prov_path.read_text())["cpu_models_before"] == [here]
+
+    (unfinished / "COMPLETED").unlink()
+    prov = json.loads(prov_path.read_text()) | {"cpu_model": "OtherVendor family 1 model 2 (Other CPU)"}
+    prov_path.write_text(json.dumps(prov))
+    moved = run_marie(*BASE, "--out-dir", str(unfinished))
+    assert moved.returncode == 0, moved.stderr[-3000:]
+    notes = [line for line in moved.stderr.splitlines() if "another CPU model" in line]
+    assert len(notes) == 1 and "OtherVendor family 1 model 2" in notes[0] and "not bit-identically" in notes[0]
+    after = json.loads(prov_path.read_text())
+    assert after["cpu_model"] == here
+    assert after["cpu_models_before"] == [here, "OtherVendor family 1 model 2 (Other CPU)"]
 
 
 def test_a_second_process_on_a_run_directory_gets_one_line(unfinished):
