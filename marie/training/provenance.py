@@ -70,8 +70,9 @@ def collect(env_versions: dict[str, str], argv: list[str], device: Any = "cpu") 
 
 
 def with_earlier_cpus(previous: dict[str, Any] | None, current: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
-    """On resume: ``current`` with ``cpu_models_before`` (the CPU models the run ran on before this start, oldest first,
-    from the ``previous`` provenance), and a one-line note when this start's CPU model is not the last one's.
+    """On resume: ``current`` with ``cpu_models_before`` (the CPU models the run ran on before this start, oldest
+    first, one entry per change of model; from the ``previous`` provenance), and a one-line note when this start's CPU
+    model is not the last one's.
 
     A run resumed on another CPU model (a cluster rescheduling a killed job on another node type) continues correctly
     but not bit-identically: its floats, hence its trajectory, follow the new CPU's kernels from the resume on."""
@@ -79,7 +80,7 @@ def with_earlier_cpus(previous: dict[str, Any] | None, current: dict[str, Any]) 
         return current, None
     before = [str(m) for m in previous.get("cpu_models_before", []) if m]
     last = previous.get("cpu_model")
-    if last:
+    if last and (not before or before[-1] != str(last)):  # one entry per change of model, not per start
         before.append(str(last))
     if not before:  # written before CPU models were recorded: nothing known to compare with
         return current, None
