@@ -138,6 +138,6 @@ def test_earlier_cpu_models_are_carried_and_a_change_gets_one_note():
     assert same["cpu_models_before"] == ["B"] and note is None
     moved, note = with_earlier_cpus({"cpu_model": "A", "cpu_models_before": ["B"]}, current)
     assert moved["cpu_models_before"] == ["B", "A"] and moved["cpu_model"] == "B"
+    assert note is not None and "another CPU model (B;" in note and "on A" in note
     again, _ = with_earlier_cpus({"cpu_model": "B", "cpu_models_before": ["A", "B"]}, current)
     assert again["cpu_models_before"] == ["A", "B"]  # a start on the same model adds no entry
-    assert note is not None and "another CPU model (B;" in note and "on A" in note
